@@ -1,0 +1,49 @@
+// XEP-0030: Service Discovery — what this host is and which features its
+// enabled modules registered. Items come from modules that add components.
+#include "xmpp/module_api.hpp"
+
+namespace parley::modules {
+
+namespace {
+constexpr std::string_view kInfoNs = "http://jabber.org/protocol/disco#info";
+constexpr std::string_view kItemsNs = "http://jabber.org/protocol/disco#items";
+
+void start(xmpp::ModuleContext& ctx) {
+  ctx.add_disco_identity({"server", "im", "Parley"});
+  ctx.add_disco_feature(std::string(kInfoNs));
+  ctx.add_disco_feature(std::string(kItemsNs));
+  xmpp::HostContext& host = ctx.host_context();
+
+  ctx.on_iq(xmpp::IqType::Get, kInfoNs, [&host](const xmpp::IqRequest& request) {
+    // Nodes (XEP-0030 §3.2) are not used by the server itself yet.
+    if (!request.payload().attr("node").empty()) {
+      request.error(xmpp::errors::item_not_found);
+      return;
+    }
+    xml::Element query("query", std::string(kInfoNs));
+    for (const xmpp::DiscoIdentity& identity : host.disco_identities()) {
+      xml::Element& e = query.append(xml::Element("identity", std::string(kInfoNs)));
+      e.set_attr("category", identity.category);
+      e.set_attr("type", identity.type);
+      if (!identity.name.empty()) e.set_attr("name", identity.name);
+    }
+    for (const std::string& feature : host.disco_features()) {
+      query.append(xml::Element("feature", std::string(kInfoNs))).set_attr("var", feature);
+    }
+    request.reply(std::move(query));
+  });
+
+  ctx.on_iq(xmpp::IqType::Get, kItemsNs, [&host](const xmpp::IqRequest& request) {
+    xml::Element query("query", std::string(kItemsNs));
+    for (const std::string& item : host.disco_items()) {
+      query.append(xml::Element("item", std::string(kItemsNs))).set_attr("jid", item);
+    }
+    request.reply(std::move(query));
+  });
+}
+}  // namespace
+
+extern const xmpp::ModuleDefinition disco_module{
+    "disco", "Service discovery: the host's identity, features and items.", {"XEP-0030"}, nullptr, start};
+
+}  // namespace parley::modules

@@ -1,0 +1,44 @@
+// XEP-0202: Entity Time — the server's clock, in UTC with its local offset.
+#include <ctime>
+
+#include "xmpp/module_api.hpp"
+
+namespace parley::modules {
+
+namespace {
+constexpr std::string_view kTimeNs = "urn:xmpp:time";
+
+std::string utc_timestamp(std::time_t now) {
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);  // XEP-0082 DateTime
+  return buffer;
+}
+
+std::string utc_offset(std::time_t now) {
+  std::tm local{};
+  localtime_r(&now, &local);
+  long minutes = local.tm_gmtoff / 60;
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%c%02ld:%02ld", minutes < 0 ? '-' : '+', std::labs(minutes) / 60,
+                std::labs(minutes) % 60);
+  return buffer;
+}
+
+void start(xmpp::ModuleContext& ctx) {
+  ctx.add_disco_feature(std::string(kTimeNs));
+  ctx.on_iq(xmpp::IqType::Get, kTimeNs, [](const xmpp::IqRequest& request) {
+    std::time_t now = std::time(nullptr);
+    xml::Element time("time", std::string(kTimeNs));
+    time.append(xml::Element("tzo", std::string(kTimeNs))).append_text(utc_offset(now));
+    time.append(xml::Element("utc", std::string(kTimeNs))).append_text(utc_timestamp(now));
+    request.reply(std::move(time));
+  });
+}
+}  // namespace
+
+extern const xmpp::ModuleDefinition time_module{
+    "time", "Tells the server's time.", {"XEP-0202"}, nullptr, start};
+
+}  // namespace parley::modules

@@ -1,0 +1,99 @@
+#include "core/server.hpp"
+
+#include <csignal>
+#include <iostream>
+
+namespace parley::core {
+
+Server::Server(std::filesystem::path config_path, std::span<const xmpp::ModuleDefinition* const> modules)
+    : config_path_(std::move(config_path)), modules_(modules), options_(all_options(modules)) {
+  uv_loop_init(&loop_);
+}
+
+Server::~Server() {
+  worker_.reset();
+  for (uv_signal_t* s : signals_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(s), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+  }
+  // Let every close callback run before the loop goes.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+int Server::run() {
+  auto loaded = Config::load(config_path_, options_);
+  if (auto* error = std::get_if<ConfigError>(&loaded)) {
+    std::cerr << "parleyd: " << error->str() << "\n";
+    return 2;
+  }
+  config_ = std::make_unique<Config>(std::move(std::get<Config>(loaded)));
+  log_ = std::make_unique<Logger>(parse_log_level(config_->get_string("server.log_level")));
+  // A client vanishing mid-write must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::string error;
+  if (!open_database(*config_, *log_, database_, error)) {
+    log_->error("server", 0, "database: ", error);
+    return 1;
+  }
+  std::shared_ptr<net::TlsContextSet> tls = load_tls(*config_, error);
+  if (!tls) {
+    log_->error("server", 0, "TLS: ", error);
+    return 1;
+  }
+  worker_ = std::make_unique<Worker>(&loop_, *config_, *log_, modules_, database_.conninfo, tls);
+  if (!worker_->start(error)) {
+    log_->error("server", 0, error);
+    return 1;
+  }
+  for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
+    auto* handle = new uv_signal_t;
+    uv_signal_init(&loop_, handle);
+    handle->data = this;
+    uv_signal_start(handle, on_signal, signum);
+    signals_.push_back(handle);
+  }
+  log_->info("server", 0, "parleyd ready");
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  log_->info("server", 0, "parleyd stopped");
+  return 0;
+}
+
+void Server::on_signal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Server*>(handle->data);
+  if (signum == SIGHUP) {
+    self->reload();
+  } else {
+    self->stop();
+  }
+}
+
+void Server::reload() {
+  auto loaded = Config::load(config_path_, options_);
+  if (auto* error = std::get_if<ConfigError>(&loaded)) {
+    log_->error("server", 0, "reload refused, keeping the running config: ", error->str());
+    return;
+  }
+  auto fresh = std::make_unique<Config>(std::move(std::get<Config>(loaded)));
+  std::string error;
+  std::shared_ptr<net::TlsContextSet> tls = load_tls(*fresh, error);
+  if (!tls) {
+    log_->error("server", 0, "reload refused, keeping the running config: TLS: ", error);
+    return;
+  }
+  log_->set_level(parse_log_level(fresh->get_string("server.log_level")));
+  worker_->reload(*fresh, tls);
+  retired_configs_.push_back(std::move(config_));
+  config_ = std::move(fresh);
+  log_->info("server", 0, "configuration and certificates reloaded");
+}
+
+void Server::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  log_->info("server", 0, "stopping");
+  for (uv_signal_t* s : signals_) uv_signal_stop(s);
+  worker_->shutdown([this] { uv_stop(&loop_); });
+}
+
+}  // namespace parley::core

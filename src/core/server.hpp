@@ -1,0 +1,43 @@
+#pragma once
+// The Server owns the process: config, logger, database (embedded or not),
+// TLS certificates, and the worker with its loop. It handles signals:
+// SIGHUP reloads config and certificates, SIGTERM/SIGINT close every stream
+// and exit 0.
+#include <filesystem>
+#include <memory>
+#include <span>
+
+#include <uv.h>
+
+#include "core/bootstrap.hpp"
+#include "core/log.hpp"
+#include "core/worker.hpp"
+
+namespace parley::core {
+
+class Server {
+ public:
+  Server(std::filesystem::path config_path, std::span<const xmpp::ModuleDefinition* const> modules);
+  ~Server();
+  // Runs until a stop signal; returns the process exit code.
+  int run();
+
+ private:
+  void reload();
+  void stop();
+  static void on_signal(uv_signal_t* handle, int signum);
+
+  std::filesystem::path config_path_;
+  std::span<const xmpp::ModuleDefinition* const> modules_;
+  OptionRegistry options_;
+  std::unique_ptr<Config> config_;
+  std::vector<std::unique_ptr<Config>> retired_configs_;  // workers may still read them
+  std::unique_ptr<Logger> log_;
+  Database database_;
+  uv_loop_t loop_;
+  std::unique_ptr<Worker> worker_;
+  std::vector<uv_signal_t*> signals_;
+  bool stopping_ = false;
+};
+
+}  // namespace parley::core

@@ -1,0 +1,193 @@
+#include "core/worker.hpp"
+
+#include <openssl/rand.h>
+
+#include "core/config.hpp"
+#include "core/log.hpp"
+
+namespace parley::core {
+
+namespace {
+
+std::string random_bytes(size_t n) {
+  std::string out(n, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n));
+  return out;
+}
+
+// A one-shot or repeating timer that owns its callback and frees itself.
+struct Ticker {
+  uv_timer_t handle;
+  std::function<bool()> tick;  // returns false to stop
+  static void start(uv_loop_t* loop, uint64_t interval_ms, std::function<bool()> tick) {
+    auto* t = new Ticker{{}, std::move(tick)};
+    uv_timer_init(loop, &t->handle);
+    t->handle.data = t;
+    uv_timer_start(&t->handle, [](uv_timer_t* h) {
+      auto* self = static_cast<Ticker*>(h->data);
+      if (!self->tick()) {
+        uv_timer_stop(h);
+        uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* closed) {
+          delete static_cast<Ticker*>(closed->data);
+        });
+      }
+    }, interval_ms, interval_ms);
+  }
+};
+
+struct OffLoopWork {
+  uv_work_t request;
+  std::function<void()> work;
+  std::function<void()> after;
+};
+
+}  // namespace
+
+Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
+               std::span<const xmpp::ModuleDefinition* const> modules, std::string database_conninfo,
+               std::shared_ptr<net::TlsContextSet> tls)
+    : loop_(loop),
+      config_(&config),
+      log_(log),
+      module_definitions_(modules),
+      tls_(std::move(tls)),
+      database_(std::make_unique<store::PgClient>(loop, std::move(database_conninfo))),
+      accounts_(*database_),
+      router_(*this),
+      secret_(random_bytes(32)),
+      reaper_(new uv_check_t) {
+  auth_throttle_ = std::make_unique<xmpp::AuthThrottle>(
+      static_cast<int>(config.get_int("limits.auth_failures_per_ip")),
+      static_cast<int>(config.get_int("limits.auth_failures_per_account")),
+      std::chrono::duration_cast<std::chrono::seconds>(config.get_duration("limits.auth_failure_window")));
+  uv_check_init(loop_, reaper_);
+  reaper_->data = this;
+}
+
+Worker::~Worker() {
+  c2s_.clear();
+  graveyard_.clear();
+  hosts_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(reaper_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+}
+
+uint32_t Worker::scram_iterations() const {
+  return static_cast<uint32_t>(config_->get_int("auth.scram_iterations"));
+}
+
+bool Worker::start(std::string& error) {
+  database_->start();
+  start_hosts();
+  return open_listeners(error);
+}
+
+void Worker::start_hosts() {
+  hosts_.clear();
+  std::vector<std::string> names = config_->hosts();
+  default_host_ = names.empty() ? std::string() : names.front();
+  for (const std::string& name : names) {
+    auto host = std::make_unique<xmpp::HostContext>(name, *this);
+    for (const std::string& wanted : config_->get_list("server.modules", name)) {
+      for (const xmpp::ModuleDefinition* definition : module_definitions_) {
+        if (definition->name == wanted) host->start_module(*definition);
+      }
+    }
+    log_.info("worker", 0, "serving ", name);
+    hosts_.emplace(name, std::move(host));
+  }
+}
+
+bool Worker::open_listeners(std::string& error) {
+  struct Port {
+    const char* option;
+    bool direct_tls;
+  };
+  for (Port port : {Port{"c2s.starttls_port", false}, Port{"c2s.direct_tls_port", true}}) {
+    int64_t number = config_->get_int(port.option);
+    if (number == 0) continue;
+    for (const std::string& address : config_->get_list("c2s.interfaces")) {
+      bool direct_tls = port.direct_tls;
+      auto listener = net::Listener::open(
+          loop_, address, static_cast<uint16_t>(number),
+          [this, direct_tls](std::unique_ptr<net::Connection> connection) {
+            accept(std::move(connection), direct_tls);
+          },
+          error);
+      if (!listener) {
+        error = std::string(port.option) + " on " + address + ": " + error;
+        return false;
+      }
+      log_.info("worker", 0, "listening on ", address, " port ", number, direct_tls ? " (direct TLS)" : " (STARTTLS)");
+      listeners_.push_back(std::move(listener));
+    }
+  }
+  return true;
+}
+
+void Worker::accept(std::unique_ptr<net::Connection> connection, bool direct_tls) {
+  if (shutting_down_) return;
+  uint64_t id = next_session_id_++;
+  auto session = std::make_unique<xmpp::C2sSession>(*this, id, std::move(connection), direct_tls);
+  xmpp::C2sSession& ref = *session;
+  c2s_.emplace(id, std::move(session));
+  ref.start();
+}
+
+xmpp::HostContext* Worker::find_host(std::string_view domain) {
+  auto it = hosts_.find(domain);
+  return it == hosts_.end() ? nullptr : it->second.get();
+}
+
+xmpp::C2sSession* Worker::find_c2s(uint64_t id) {
+  auto it = c2s_.find(id);
+  return it == c2s_.end() ? nullptr : it->second.get();
+}
+
+void Worker::retire(uint64_t id) {
+  auto it = c2s_.find(id);
+  if (it == c2s_.end()) return;
+  graveyard_.push_back(std::move(it->second));
+  c2s_.erase(it);
+  uv_check_start(reaper_, on_reap);
+}
+
+void Worker::on_reap(uv_check_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  self->graveyard_.clear();
+  uv_check_stop(handle);
+}
+
+void Worker::run_off_loop(std::function<void()> work, std::function<void()> after) {
+  auto* job = new OffLoopWork{{}, std::move(work), std::move(after)};
+  job->request.data = job;
+  uv_queue_work(
+      loop_, &job->request, [](uv_work_t* r) { static_cast<OffLoopWork*>(r->data)->work(); },
+      [](uv_work_t* r, int) {
+        std::unique_ptr<OffLoopWork> done(static_cast<OffLoopWork*>(r->data));
+        done->after();
+      });
+}
+
+void Worker::shutdown(std::function<void()> done) {
+  shutting_down_ = true;
+  listeners_.clear();
+  std::vector<xmpp::C2sSession*> open;
+  for (auto& [id, session] : c2s_) open.push_back(session.get());
+  for (xmpp::C2sSession* session : open) session->close_stream();
+  log_.info("worker", 0, "closing ", open.size(), " sessions");
+  auto deadline = uv_now(loop_) + 3000;
+  Ticker::start(loop_, 20, [this, deadline, done = std::move(done)]() {
+    if (!c2s_.empty() && uv_now(loop_) < deadline) return true;
+    database_->close([] {});
+    done();
+    return false;
+  });
+}
+
+void Worker::reload(const Config& config, std::shared_ptr<net::TlsContextSet> tls) {
+  config_ = &config;
+  tls_ = std::move(tls);
+  start_hosts();
+}
+
+}  // namespace parley::core

@@ -1,0 +1,101 @@
+#pragma once
+// A Worker owns one libuv loop and everything that lives on it: listeners,
+// client sessions, the database client, the virtual hosts with their modules,
+// and the router. Server -> Worker -> Session is the ownership chain
+// (DESIGN.md "State and scale"); nothing here is global.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "net/connection.hpp"
+#include "net/listener.hpp"
+#include "net/tls_context.hpp"
+#include "store/pg_client.hpp"
+#include "xmpp/accounts.hpp"
+#include "xmpp/auth_throttle.hpp"
+#include "xmpp/c2s_session.hpp"
+#include "xmpp/module_api.hpp"
+#include "xmpp/router.hpp"
+#include "xmpp/session_registry.hpp"
+
+namespace parley::core {
+
+class Config;
+class Logger;
+
+class Worker final : public xmpp::Services {
+ public:
+  Worker(uv_loop_t* loop, const Config& config, Logger& log,
+         std::span<const xmpp::ModuleDefinition* const> modules, std::string database_conninfo,
+         std::shared_ptr<net::TlsContextSet> tls);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Opens the listeners, connects to the database and starts the modules.
+  bool start(std::string& error);
+  // Closes every stream with </stream:stream>, then calls `done` once all
+  // sessions are gone (or after a grace period).
+  void shutdown(std::function<void()> done);
+  // SIGHUP: new config and certificates; sessions stay up.
+  void reload(const Config& config, std::shared_ptr<net::TlsContextSet> tls);
+
+  // xmpp::Services
+  xmpp::Router& router() override { return router_; }
+  store::PgClient& database() override { return *database_; }
+  Logger& log() override { return log_; }
+  uv_loop_t* loop() override { return loop_; }
+  const Config& config() override { return *config_; }
+  xmpp::HostContext* find_host(std::string_view domain) override;
+  xmpp::SessionRegistry& sessions() override { return sessions_; }
+
+  // What sessions need from their worker.
+  xmpp::AccountStore& accounts() { return accounts_; }
+  xmpp::AuthThrottle& auth_throttle() { return *auth_throttle_; }
+  SSL_CTX* tls_context() { return tls_->server_context(); }
+  const std::string& default_host() const { return default_host_; }
+  const std::string& secret() const { return secret_; }
+  uint32_t scram_iterations() const;
+  xmpp::C2sSession* find_c2s(uint64_t id);
+  // Destroys the session on the next loop turn, outside its own callbacks.
+  void retire(uint64_t id);
+  // Runs `work` on libuv's thread pool, then `after` back on this loop.
+  void run_off_loop(std::function<void()> work, std::function<void()> after);
+  size_t session_count() const { return c2s_.size(); }
+
+ private:
+  bool open_listeners(std::string& error);
+  void accept(std::unique_ptr<net::Connection> connection, bool direct_tls);
+  void start_hosts();
+  static void on_reap(uv_check_t* handle);
+
+  uv_loop_t* loop_;
+  const Config* config_;
+  Logger& log_;
+  std::span<const xmpp::ModuleDefinition* const> module_definitions_;
+  std::shared_ptr<net::TlsContextSet> tls_;
+  std::unique_ptr<store::PgClient> database_;
+  xmpp::AccountStore accounts_;
+  std::unique_ptr<xmpp::AuthThrottle> auth_throttle_;
+  xmpp::SessionRegistry sessions_;
+  xmpp::Router router_;
+  std::string default_host_;
+  std::string secret_;
+  std::map<std::string, std::unique_ptr<xmpp::HostContext>, std::less<>> hosts_;
+  std::vector<std::unique_ptr<net::Listener>> listeners_;
+  std::unordered_map<uint64_t, std::unique_ptr<xmpp::C2sSession>> c2s_;
+  std::vector<std::unique_ptr<xmpp::C2sSession>> graveyard_;
+  uv_check_t* reaper_;  // freed in its close callback
+  uint64_t next_session_id_ = 1;
+  bool shutting_down_ = false;
+};
+
+}  // namespace parley::core

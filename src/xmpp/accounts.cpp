@@ -1,0 +1,163 @@
+#include "xmpp/accounts.hpp"
+
+#include <openssl/rand.h>
+
+#include "core/base64.hpp"
+#include "store/pg_client.hpp"
+
+namespace parley::xmpp {
+
+namespace {
+
+constexpr store::PgStatement kFetchScram{
+    "account_fetch_scram",
+    "SELECT salt, iterations, stored_key, server_key FROM account_scram "
+    "WHERE host = $1 AND username = $2 AND hash = $3"};
+// 'SHA-512' > 'SHA-256' > 'SHA-1' as text, so DESC picks the strongest.
+constexpr store::PgStatement kFetchStrongest{
+    "account_fetch_strongest",
+    "SELECT salt, iterations, stored_key, server_key, hash FROM account_scram "
+    "WHERE host = $1 AND username = $2 ORDER BY hash DESC LIMIT 1"};
+constexpr store::PgStatement kExists{
+    "account_exists", "SELECT 1 FROM accounts WHERE host = $1 AND username = $2"};
+
+constexpr sasl::ScramHash kAllHashes[] = {sasl::ScramHash::Sha1, sasl::ScramHash::Sha256, sasl::ScramHash::Sha512};
+
+AccountLookup lookup_from(const store::PgResult& result, std::optional<sasl::ScramHash> hash) {
+  AccountLookup lookup;
+  if (!result.ok) {
+    lookup.temporary_failure = true;
+    return lookup;
+  }
+  if (result.rows.empty()) return lookup;
+  const auto& row = result.rows[0];
+  if (!hash && row.size() > 4 && row[4]) hash = scram_hash_from_column(*row[4]);
+  if (!hash || !row[0] || !row[1] || !row[2] || !row[3]) return lookup;
+  std::optional<std::string> salt = core::base64_decode(*row[0]);
+  std::optional<std::string> stored = core::base64_decode(*row[2]);
+  std::optional<std::string> server = core::base64_decode(*row[3]);
+  if (!salt || !stored || !server) return lookup;
+  lookup.credential = sasl::ScramCredential{*hash, *salt, static_cast<uint32_t>(std::stoul(*row[1])), *stored, *server};
+  return lookup;
+}
+
+std::string random_salt() {
+  std::string salt(16, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size()));
+  return salt;
+}
+
+// Replaces all stored credentials of an account, inside the caller's transaction.
+std::string store_credentials(store::PgSync& db, const std::string& host, const std::string& username,
+                              const std::string& password, uint32_t iterations) {
+  std::optional<std::string> prepared = sasl::saslprep(password);
+  if (!prepared || prepared->empty()) return "the password is empty or contains characters SASLprep forbids";
+  store::PgResult deleted = db.execute("DELETE FROM account_scram WHERE host = $1 AND username = $2", {host, username});
+  if (!deleted.ok) return deleted.error;
+  for (sasl::ScramHash hash : kAllHashes) {
+    sasl::ScramCredential c = sasl::derive_scram_credential(hash, *prepared, random_salt(), iterations);
+    store::PgResult r = db.execute(
+        "INSERT INTO account_scram (host, username, hash, salt, iterations, stored_key, server_key) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        {host, username, std::string(scram_hash_column(hash)), core::base64_encode(c.salt),
+         std::to_string(c.iterations), core::base64_encode(c.stored_key), core::base64_encode(c.server_key)});
+    if (!r.ok) return r.error;
+  }
+  return {};
+}
+
+std::string in_transaction(store::PgSync& db, const std::function<std::string()>& body) {
+  store::PgResult begin = db.execute("BEGIN", {});
+  if (!begin.ok) return begin.error;
+  std::string error = body();
+  store::PgResult end = db.execute(error.empty() ? "COMMIT" : "ROLLBACK", {});
+  if (error.empty() && !end.ok) return end.error;
+  return error;
+}
+
+}  // namespace
+
+std::string_view scram_hash_column(sasl::ScramHash hash) {
+  switch (hash) {
+    case sasl::ScramHash::Sha1: return "SHA-1";
+    case sasl::ScramHash::Sha256: return "SHA-256";
+    case sasl::ScramHash::Sha512: return "SHA-512";
+  }
+  return "SHA-256";
+}
+
+std::optional<sasl::ScramHash> scram_hash_from_column(std::string_view name) {
+  for (sasl::ScramHash hash : kAllHashes) {
+    if (scram_hash_column(hash) == name) return hash;
+  }
+  return std::nullopt;
+}
+
+void AccountStore::fetch_scram(const std::string& host, const std::string& username, sasl::ScramHash hash,
+                               std::function<void(AccountLookup)> done) {
+  db_.execute(kFetchScram, {host, username, std::string(scram_hash_column(hash))},
+              [hash, done = std::move(done)](store::PgResult&& result) { done(lookup_from(result, hash)); });
+}
+
+void AccountStore::fetch_strongest_scram(const std::string& host, const std::string& username,
+                                         std::function<void(AccountLookup)> done) {
+  db_.execute(kFetchStrongest, {host, username},
+              [done = std::move(done)](store::PgResult&& result) { done(lookup_from(result, std::nullopt)); });
+}
+
+void AccountStore::exists(const std::string& host, const std::string& username,
+                          std::function<void(std::optional<bool>)> done) {
+  db_.execute(kExists, {host, username}, [done = std::move(done)](store::PgResult&& result) {
+    if (!result.ok) {
+      done(std::nullopt);
+    } else {
+      done(!result.rows.empty());
+    }
+  });
+}
+
+namespace account_admin {
+
+std::string create(store::PgSync& db, const std::string& host, const std::string& username,
+                   const std::string& password, uint32_t iterations) {
+  return in_transaction(db, [&]() -> std::string {
+    store::PgResult r = db.execute(
+        "INSERT INTO accounts (host, username) VALUES ($1, $2) ON CONFLICT DO NOTHING", {host, username});
+    if (!r.ok) return r.error;
+    if (r.affected_rows == 0) return "the account already exists";
+    return store_credentials(db, host, username, password, iterations);
+  });
+}
+
+std::string set_password(store::PgSync& db, const std::string& host, const std::string& username,
+                         const std::string& password, uint32_t iterations) {
+  return in_transaction(db, [&]() -> std::string {
+    store::PgResult r = db.execute("SELECT 1 FROM accounts WHERE host = $1 AND username = $2 FOR UPDATE",
+                                   {host, username});
+    if (!r.ok) return r.error;
+    if (r.rows.empty()) return "no such account";
+    return store_credentials(db, host, username, password, iterations);
+  });
+}
+
+std::string remove(store::PgSync& db, const std::string& host, const std::string& username) {
+  // Module tables reference accounts ON DELETE CASCADE, so one delete removes
+  // everything the account owns.
+  store::PgResult r = db.execute("DELETE FROM accounts WHERE host = $1 AND username = $2", {host, username});
+  if (!r.ok) return r.error;
+  if (r.affected_rows == 0) return "no such account";
+  return {};
+}
+
+std::string list(store::PgSync& db, const std::string& host, std::vector<std::string>& usernames) {
+  store::PgResult r = db.execute("SELECT username FROM accounts WHERE host = $1 ORDER BY username", {host});
+  if (!r.ok) return r.error;
+  for (const auto& row : r.rows) {
+    if (row[0]) usernames.push_back(*row[0]);
+  }
+  return {};
+}
+
+}  // namespace account_admin
+
+}  // namespace parley::xmpp

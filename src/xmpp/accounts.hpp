@@ -1,0 +1,53 @@
+#pragma once
+// Accounts and their SCRAM credentials (schema/0001_accounts.sql). The server
+// reads them asynchronously; parleyctl writes them through PgSync. Only SCRAM
+// stored keys are kept (RFC 5802 §3): never a password.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xmpp/sasl/scram.hpp"
+
+namespace parley::store {
+class PgClient;
+class PgSync;
+}  // namespace parley::store
+
+namespace parley::xmpp {
+
+struct AccountLookup {
+  std::optional<sasl::ScramCredential> credential;  // empty: no such account (or no such hash)
+  bool temporary_failure = false;                   // the database could not answer
+};
+
+class AccountStore {
+ public:
+  explicit AccountStore(store::PgClient& db) : db_(db) {}
+  void fetch_scram(const std::string& host, const std::string& username, sasl::ScramHash hash,
+                   std::function<void(AccountLookup)> done);
+  // The strongest stored hash, for checking a PLAIN password.
+  void fetch_strongest_scram(const std::string& host, const std::string& username,
+                             std::function<void(AccountLookup)> done);
+  void exists(const std::string& host, const std::string& username,
+              std::function<void(std::optional<bool>)> done);
+
+ private:
+  store::PgClient& db_;
+};
+
+std::string_view scram_hash_column(sasl::ScramHash hash);
+std::optional<sasl::ScramHash> scram_hash_from_column(std::string_view name);
+
+// Administration, for parleyctl (blocking; never on the server loop).
+// Each returns an empty string on success, or what went wrong.
+namespace account_admin {
+std::string create(store::PgSync& db, const std::string& host, const std::string& username,
+                   const std::string& password, uint32_t iterations);
+std::string set_password(store::PgSync& db, const std::string& host, const std::string& username,
+                         const std::string& password, uint32_t iterations);
+std::string remove(store::PgSync& db, const std::string& host, const std::string& username);
+std::string list(store::PgSync& db, const std::string& host, std::vector<std::string>& usernames);
+}  // namespace account_admin
+
+}  // namespace parley::xmpp

@@ -1,0 +1,332 @@
+#include "xmpp/c2s_session.hpp"
+
+#include <openssl/rand.h>
+
+#include "core/base64.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "core/worker.hpp"
+#include "xml/writer.hpp"
+#include "xmpp/namespaces.hpp"
+#include "xmpp/router.hpp"
+#include "xmpp/session_registry.hpp"
+#include "xmpp/stanza.hpp"
+
+namespace parley::xmpp {
+
+namespace {
+
+std::string random_token(size_t bytes) {
+  std::string raw(bytes, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (unsigned char c : raw) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+xml::StreamLimits limits_from(const core::Config& config) {
+  xml::StreamLimits limits;
+  limits.max_stanza_bytes = config.get_size("limits.max_stanza_bytes");
+  limits.max_depth = static_cast<size_t>(config.get_int("limits.max_depth"));
+  limits.max_attributes = static_cast<size_t>(config.get_int("limits.max_attributes"));
+  return limits;
+}
+
+}  // namespace
+
+C2sSession::C2sSession(core::Worker& worker, uint64_t id, std::unique_ptr<net::Connection> connection,
+                       bool direct_tls)
+    : Session(id),
+      worker_(worker),
+      connection_(std::move(connection)),
+      parser_(*this, limits_from(worker.config())),
+      direct_tls_(direct_tls) {
+  remote_ip_ = connection_->remote_address();
+}
+
+C2sSession::~C2sSession() = default;
+
+void C2sSession::start() {
+  worker_.log().info("c2s", id(), "connection from ", remote_ip_, direct_tls_ ? " (direct TLS)" : "");
+  if (direct_tls_) connection_->start_tls(worker_.tls_context());
+  connection_->start(*this);
+}
+
+// ---- transport events -------------------------------------------------------
+
+void C2sSession::on_data(std::string_view plaintext) {
+  if (state_ == State::Closed || state_ == State::Closing) return;
+  parser_.feed(plaintext);
+}
+
+void C2sSession::on_tls_established() {
+  tls_ = true;
+  const net::TlsSession* tls = connection_->tls();
+  worker_.log().debug("c2s", id(), "TLS established (", tls ? tls->protocol_version() : "", ")");
+}
+
+void C2sSession::on_closed(std::string_view reason) {
+  finish(reason);
+}
+
+// Unbinds the session and hands it back to the worker for destruction.
+void C2sSession::finish(std::string_view reason) {
+  if (state_ == State::Closed) return;
+  state_ = State::Closed;
+  worker_.log().info("c2s", id(), "closed: ", reason);
+  leave_routing();
+  worker_.retire(id());
+}
+
+// ---- stream events ----------------------------------------------------------
+
+void C2sSession::on_stream_open(const xml::Element& root, std::string_view default_ns) {
+  std::string to = std::string(root.attr("to"));
+  if (auto jid = Jid::parse(to)) to = jid->domain();
+  // RFC 6120 §4.9.3.10 and §4.9.3.6: a c2s stream speaks jabber:client to a domain we serve.
+  if (default_ns != ns::client) {
+    send_stream_header(to);
+    close_with_stream_error("invalid-namespace", "this port serves jabber:client streams");
+    return;
+  }
+  if (!worker_.find_host(to)) {
+    send_stream_header(worker_.default_host());
+    close_with_stream_error("host-unknown", "that domain is not served here");
+    return;
+  }
+  if (!host_.empty() && host_ != to) {
+    send_stream_header(host_);
+    close_with_stream_error("host-unknown", "a restarted stream must keep its domain");
+    return;
+  }
+  host_ = to;
+  send_stream_header(host_);
+  std::string_view version = root.attr("version");
+  // RFC 6120 §4.7.5: we speak 1.0; a stream without version is pre-1.0.
+  if (version.empty() || version.substr(0, 2) != "1.") {
+    close_with_stream_error("unsupported-version", "XMPP 1.0 is required");
+    return;
+  }
+  state_ = State::Negotiating;
+  send_features();
+}
+
+void C2sSession::send_stream_header(std::string_view from_host) {
+  xml::Element root("stream", std::string(ns::streams));
+  if (!from_host.empty()) root.set_attr("from", std::string(from_host));
+  root.set_attr("id", random_token(12));
+  root.set_attr("version", "1.0");
+  root.set_attr("lang", "en", std::string(ns::xml));
+  std::string out = "<?xml version='1.0'?>";
+  xml::write_stream_header(root, ns::client, out);
+  connection_->write(out);
+}
+
+void C2sSession::send_features() {
+  xml::Element features("features", std::string(ns::streams));
+  bool tls_required = worker_.config().get_bool("c2s.require_tls", host_);
+  if (!tls_) {
+    xml::Element& starttls = features.append(xml::Element("starttls", std::string(ns::tls)));
+    if (tls_required) starttls.append(xml::Element("required", std::string(ns::tls)));
+  }
+  if (!authenticated_) {
+    if (tls_ || !tls_required) {
+      features.append(mechanisms_feature());
+      if (tls_) {
+        // XEP-0440: tell the client which channel-binding types we support.
+        xml::Element cb("sasl-channel-binding", std::string(ns::sasl_channel_binding));
+        for (std::string_view type : {"tls-exporter", "tls-server-end-point"}) {
+          if (!channel_binding(type)) continue;
+          xml::Element& item = cb.append(xml::Element("channel-binding", std::string(ns::sasl_channel_binding)));
+          item.set_attr("type", std::string(type));
+        }
+        features.append(std::move(cb));
+      }
+    }
+  } else {
+    features.append(xml::Element("bind", std::string(ns::bind)));
+    // RFC 3921 session establishment, kept for old clients (RFC 6121 appendix E).
+    xml::Element& session = features.append(xml::Element("session", std::string(ns::session)));
+    session.append(xml::Element("optional", std::string(ns::session)));
+  }
+  if (HostContext* host = worker_.find_host(host_)) {
+    StreamFeaturesEvent event{*this, features, authenticated_};
+    host->hooks().fire(events::stream_features, event);
+  }
+  write_element(features);
+}
+
+void C2sSession::on_stanza(xml::Element&& element) {
+  if (state_ != State::Negotiating) return;
+  if (element.ns() == ns::tls) {
+    handle_starttls(element);
+    return;
+  }
+  if (element.ns() == ns::sasl) {
+    handle_sasl(element);
+    return;
+  }
+  if (!authenticated_ || sasl_busy_) {
+    // RFC 6120 §4.9.3.12: stanzas before authentication.
+    close_with_stream_error("not-authorized", "authenticate first");
+    return;
+  }
+  handle_stanza(std::move(element));
+}
+
+void C2sSession::on_stream_close() {
+  worker_.log().debug("c2s", id(), "client closed its stream");
+  close_stream();
+}
+
+void C2sSession::on_stream_error(xml::StreamError error, std::string_view text) {
+  worker_.log().info("c2s", id(), "stream error ", xml::stream_error_condition(error), ": ", text);
+  if (state_ == State::AwaitStream) send_stream_header(host_);
+  close_with_stream_error(xml::stream_error_condition(error), text);
+}
+
+void C2sSession::close_with_stream_error(std::string_view condition, std::string_view text) {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  worker_.log().info("c2s", id(), "sending stream error ", condition);
+  write_element(make_stream_error(condition, text));
+  close_stream();
+}
+
+void C2sSession::close_stream() {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  state_ = State::Closing;
+  connection_->write("</stream:stream>");
+  connection_->close();
+  // The session leaves the routing tables now; the connection finishes
+  // flushing and reports on_closed, which retires the session.
+  leave_routing();
+}
+
+void C2sSession::leave_routing() {
+  if (!bound_) return;
+  bound_ = false;
+  worker_.sessions().unbind(*this);
+  if (HostContext* host = worker_.find_host(host_)) {
+    SessionEvent event{*this, *host};
+    host->hooks().fire(events::session_closed, event);
+  }
+}
+
+// ---- STARTTLS (RFC 6120 §5) -------------------------------------------------
+
+void C2sSession::handle_starttls(const xml::Element& element) {
+  if (element.name() != "starttls" || tls_ || direct_tls_) {
+    close_with_stream_error("policy-violation", "TLS is already in place");
+    return;
+  }
+  write_element(xml::Element("proceed", std::string(ns::tls)));
+  connection_->start_tls(worker_.tls_context());
+  parser_.reset();
+  state_ = State::AwaitStream;
+}
+
+// ---- output -----------------------------------------------------------------
+
+void C2sSession::write_element(const xml::Element& element) {
+  std::string out;
+  xml::serialize(element, out, ns::client);
+  connection_->write(out);
+}
+
+void C2sSession::send(const xml::Element& stanza) {
+  if (state_ != State::Negotiating) return;
+  std::string out;
+  xml::serialize(stanza, out, ns::client);
+  send_serialized(out);
+}
+
+void C2sSession::send_serialized(std::string_view bytes) {
+  if (state_ != State::Negotiating) return;
+  connection_->write(bytes);
+  // A client that stops reading must not make the server buffer without
+  // bound: past the limit the session is dropped (docs/ARCHITECTURE.md).
+  if (connection_->pending_output_bytes() > worker_.config().get_size("limits.max_output_buffer")) {
+    worker_.log().warn("c2s", id(), "client is not reading; dropping the session");
+    // Unbinding waits for on_closed: we may be inside a fan-out loop over
+    // this account's sessions. Until then, Closing drops further output.
+    state_ = State::Closing;
+    connection_->abort();
+  }
+}
+
+// ---- resource binding (RFC 6120 §7) and stanzas -----------------------------
+
+void C2sSession::handle_stanza(xml::Element&& element) {
+  std::optional<StanzaKind> kind = stanza_kind(element);
+  if (!kind || element.ns() != ns::client) {
+    close_with_stream_error("unsupported-stanza-type", "only message, presence and iq are accepted");
+    return;
+  }
+  if (!bound_) {
+    if (*kind == StanzaKind::Iq && element.first_child("bind", ns::bind) && element.attr("type") == "set") {
+      handle_bind(element);
+    } else {
+      close_with_stream_error("not-authorized", "bind a resource first");
+    }
+    return;
+  }
+  if (*kind == StanzaKind::Iq && element.attr("type") == "set" && element.first_child("session", ns::session)) {
+    handle_session_iq(element);
+    return;
+  }
+  if (*kind == StanzaKind::Iq && element.first_child("bind", ns::bind)) {
+    write_element(make_error_reply(element, errors::not_allowed, "a resource is already bound"));
+    return;
+  }
+  // RFC 6120 §8.1.2.1: the server stamps 'from'; a client may only claim itself.
+  if (const std::string* from = element.find_attr("from")) {
+    std::optional<Jid> claimed = Jid::parse(*from);
+    if (!claimed || (*claimed != jid() && *claimed != jid().bare())) {
+      close_with_stream_error("invalid-from", "'from' does not match the bound JID");
+      return;
+    }
+  }
+  element.set_attr("from", jid().str());
+  worker_.router().route_from_session(*this, std::move(element));
+}
+
+void C2sSession::handle_bind(const xml::Element& iq) {
+  const xml::Element* bind = iq.first_child("bind", ns::bind);
+  std::string resource;
+  if (const xml::Element* r = bind->first_child("resource", ns::bind)) resource = r->text();
+  if (resource.empty()) resource = random_token(8);
+  std::optional<Jid> full = Jid::make(username_, host_, resource);
+  if (!full) {
+    write_element(make_error_reply(iq, errors::bad_request, "that resource is not valid"));
+    return;
+  }
+  set_jid(*full);
+  bound_ = true;
+  if (Session* previous = worker_.sessions().bind(*this)) {
+    // RFC 6120 §7.7.2.2: the new session takes the resource over.
+    previous->close_with_stream_error("conflict", "replaced by a new session with the same resource");
+  }
+  worker_.log().info("c2s", id(), "bound ", jid().str());
+  xml::Element result = make_iq_result(iq);
+  result.remove_attr("to");
+  xml::Element& b = result.append(xml::Element("bind", std::string(ns::bind)));
+  b.append(xml::Element("jid", std::string(ns::bind))).append_text(jid().str());
+  write_element(result);
+  if (HostContext* host = worker_.find_host(host_)) {
+    SessionEvent event{*this, *host};
+    host->hooks().fire(events::session_bound, event);
+  }
+}
+
+void C2sSession::handle_session_iq(const xml::Element& iq) {
+  xml::Element result = make_iq_result(iq);
+  result.remove_attr("to");
+  write_element(result);
+}
+
+}  // namespace parley::xmpp

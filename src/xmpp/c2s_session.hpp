@@ -1,0 +1,98 @@
+#pragma once
+// A client-to-server session (RFC 6120): one TCP connection, its stream
+// parser, and the negotiation state machine
+//   stream open -> STARTTLS -> stream open -> SASL -> stream open -> bind -> stanzas.
+// Stream-level logic lives in c2s_session.cpp, SASL in c2s_sasl.cpp.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "net/connection.hpp"
+#include "xml/stream_parser.hpp"
+#include "xmpp/sasl/scram.hpp"
+#include "xmpp/session.hpp"
+
+namespace parley::core {
+class Worker;
+}
+
+namespace parley::xmpp {
+
+class C2sSession final : public Session, private xml::StreamHandler, private net::ConnectionHandler {
+ public:
+  // `direct_tls`: the listener is XEP-0368 direct TLS, so TLS starts at once.
+  C2sSession(core::Worker& worker, uint64_t id, std::unique_ptr<net::Connection> connection, bool direct_tls);
+  ~C2sSession() override;
+
+  void start();
+  void send(const xml::Element& stanza) override;
+  void send_serialized(std::string_view bytes) override;
+  void close_with_stream_error(std::string_view condition, std::string_view text) override;
+  // Ends the stream politely (</stream:stream>), e.g. at server shutdown.
+  void close_stream();
+  bool closed() const { return state_ == State::Closed; }
+
+ private:
+  enum class State { AwaitStream, Negotiating, Closing, Closed };
+
+  // xml::StreamHandler
+  void on_stream_open(const xml::Element& root, std::string_view default_ns) override;
+  void on_stanza(xml::Element&& element) override;
+  void on_stream_close() override;
+  void on_stream_error(xml::StreamError error, std::string_view text) override;
+  // net::ConnectionHandler
+  void on_data(std::string_view plaintext) override;
+  void on_tls_established() override;
+  void on_closed(std::string_view reason) override;
+
+  void send_stream_header(std::string_view to_host);
+  void send_features();
+  void handle_starttls(const xml::Element& element);
+  void handle_bind(const xml::Element& iq);
+  void handle_session_iq(const xml::Element& iq);
+  void handle_stanza(xml::Element&& element);
+  void write_element(const xml::Element& element);
+  void finish(std::string_view reason);
+  // Unbinds and tells modules (session/closed); idempotent.
+  void leave_routing();
+
+  // SASL (c2s_sasl.cpp)
+  void handle_sasl(const xml::Element& element);
+  void sasl_auth(const xml::Element& auth);
+  void sasl_scram_first(std::string_view message);
+  void sasl_scram_final(std::string_view message);
+  void sasl_plain(std::string_view message);
+  void sasl_success(std::string_view username, std::string_view additional_data);
+  void sasl_failure(sasl::SaslCondition condition, std::string_view text = {});
+  void sasl_failed_attempt(std::string_view username, std::string_view text = {});
+  xml::Element mechanisms_feature() const;
+  std::optional<std::string> channel_binding(std::string_view type) const;
+
+  core::Worker& worker_;
+  std::unique_ptr<net::Connection> connection_;
+  xml::StreamParser parser_;
+  State state_ = State::AwaitStream;
+  bool direct_tls_;
+  bool tls_ = false;
+  bool authenticated_ = false;
+  bool bound_ = false;
+  std::string host_;        // the served domain the client asked for in 'to'
+  std::string username_;    // after SASL success
+  std::string remote_ip_;
+  int sasl_failures_ = 0;
+
+  // An exchange in progress: SCRAM waits for the client-final message.
+  struct ScramExchange {
+    sasl::ScramHash hash;
+    bool plus = false;
+    bool offers_plus = false;
+    std::unique_ptr<sasl::ScramServer> server;  // set once client-first arrived
+    std::string username;
+  };
+  std::optional<ScramExchange> scram_;
+  bool sasl_busy_ = false;  // a database or PBKDF2 step is under way
+};
+
+}  // namespace parley::xmpp

@@ -1,0 +1,80 @@
+#pragma once
+// The events the core fires and modules hook (docs/MODULES.md lists them with
+// what handling each one means). Event objects are mutable: a handler may
+// change the stanza, or veto by returning Handled / clearing `allowed`.
+#include <string>
+
+#include "xml/element.hpp"
+#include "xmpp/hook_bus.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/session.hpp"
+#include "xmpp/stanza.hpp"
+
+namespace parley::xmpp {
+
+class HostContext;
+
+// A stanza on its way through the router, with its routing key computed once.
+struct RoutedStanza {
+  xml::Element element;
+  StanzaKind kind;
+  std::string type;  // effective type (RFC defaults applied)
+  Jid from;
+  Jid to;            // empty: addressed to the sender's own account (RFC 6120 §8.1.1.1)
+  Session* origin = nullptr;  // the local session it came from, if any
+};
+
+struct StanzaEvent {
+  RoutedStanza& stanza;
+  HostContext& host;
+};
+
+struct SessionEvent {
+  Session& session;
+  HostContext& host;
+};
+
+// user/creating may be vetoed: set allowed = false and give a reason.
+struct UserEvent {
+  HostContext& host;
+  std::string username;
+  bool allowed = true;
+  std::string reason;
+};
+
+struct StreamFeaturesEvent {
+  Session& session;
+  xml::Element& features;
+  bool authenticated;
+};
+
+namespace events {
+// Every stanza a local session sends, after its from was stamped, before routing.
+inline constexpr EventKey<StanzaEvent> outbound{"stanza/outbound"};
+// Every stanza addressed to a local account or resource, before delivery.
+inline constexpr EventKey<StanzaEvent> inbound{"stanza/inbound"};
+// By stanza kind and target; unhandled ones get the core's RFC 6121 §8.5 treatment.
+inline constexpr EventKey<StanzaEvent> message_to_bare{"message/bare"};
+inline constexpr EventKey<StanzaEvent> message_to_full{"message/full"};
+inline constexpr EventKey<StanzaEvent> message_to_host{"message/host"};
+// A message for an account with no available resource (offline storage hooks here).
+inline constexpr EventKey<StanzaEvent> message_offline{"message/offline"};
+inline constexpr EventKey<StanzaEvent> presence_to_bare{"presence/bare"};
+inline constexpr EventKey<StanzaEvent> presence_to_full{"presence/full"};
+inline constexpr EventKey<StanzaEvent> presence_to_host{"presence/host"};
+// Presence without 'to' from a local session (RFC 6121 §4.2, §4.4): broadcast.
+inline constexpr EventKey<StanzaEvent> presence_broadcast{"presence/broadcast"};
+// A stanza for a domain that is not served here (the s2s module hooks it).
+inline constexpr EventKey<StanzaEvent> route_remote{"route/remote"};
+
+inline constexpr EventKey<SessionEvent> session_bound{"session/bound"};
+inline constexpr EventKey<SessionEvent> session_closed{"session/closed"};
+
+inline constexpr EventKey<UserEvent> user_creating{"user/creating"};
+inline constexpr EventKey<UserEvent> user_created{"user/created"};
+inline constexpr EventKey<UserEvent> user_deleted{"user/deleted"};
+
+inline constexpr EventKey<StreamFeaturesEvent> stream_features{"stream/features"};
+}  // namespace events
+
+}  // namespace parley::xmpp

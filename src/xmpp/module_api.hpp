@@ -1,0 +1,186 @@
+#pragma once
+// The surface a module sees (docs/MODULES.md). A module is a folder under
+// modules/ with one ModuleDefinition; per virtual host where it is enabled,
+// `start` runs with a ModuleContext and registers what the module handles.
+// Everything registered through the context is dropped with it, so stopping
+// a module (or removing a host on reload) is symmetric with starting it.
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <uv.h>
+
+#include "xml/element.hpp"
+#include "xmpp/events.hpp"
+#include "xmpp/hook_bus.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/stanza.hpp"
+
+namespace parley::core {
+class Config;
+class Logger;
+class OptionRegistry;
+}  // namespace parley::core
+namespace parley::store {
+class PgClient;
+}
+
+namespace parley::xmpp {
+
+class Router;
+class Services;
+class ModuleContext;
+
+enum class IqType { Get, Set };
+// Whom the IQ is addressed to: the server itself (to = host or no to), or a
+// local account's bare JID, which the server answers for (RFC 6121 §8.5.1).
+enum class IqTarget { Host, Account };
+
+// One received IQ get/set, with the means to answer it. Copyable, so a handler
+// may answer later (after a database round trip).
+class IqRequest {
+ public:
+  IqRequest(Router& router, const xml::Element& stanza, Jid from, Jid to);
+  const xml::Element& stanza() const { return stanza_; }
+  // The single child element (RFC 6120 §8.2.3 guarantees exactly one).
+  const xml::Element& payload() const { return *stanza_.first_child(); }
+  const Jid& from() const { return from_; }
+  const Jid& to() const { return to_; }
+  void reply() const;
+  void reply(xml::Element payload) const;
+  void error(StanzaErrorCondition condition, std::string_view text = {}) const;
+
+ private:
+  Router* router_;
+  xml::Element stanza_;
+  Jid from_;
+  Jid to_;
+};
+
+using IqHandler = std::function<void(const IqRequest&)>;
+
+struct DiscoIdentity {
+  std::string category, type, name;
+  auto operator<=>(const DiscoIdentity&) const = default;
+};
+
+// Per virtual host (and per worker): the hook bus, the IQ table and what disco
+// announces. Modules reach it only through their ModuleContext.
+class HostContext {
+ public:
+  HostContext(std::string name, Services& services);
+  ~HostContext();
+  HostContext(const HostContext&) = delete;
+  HostContext& operator=(const HostContext&) = delete;
+
+  const std::string& name() const { return name_; }
+  HookBus& hooks() { return hooks_; }
+  Services& services() { return services_; }
+  const IqHandler* find_iq(IqType type, IqTarget target, std::string_view ns) const;
+
+  const std::set<std::string>& disco_features() const { return features_; }
+  const std::set<DiscoIdentity>& disco_identities() const { return identities_; }
+  const std::set<std::string>& disco_items() const { return items_; }
+  const std::vector<std::string>& enabled_modules() const { return enabled_modules_; }
+
+  // Starts a module for this host; the context lives until the host goes.
+  void start_module(const struct ModuleDefinition& definition);
+
+ private:
+  friend class ModuleContext;
+  std::string name_;
+  Services& services_;
+  HookBus hooks_;
+  std::map<std::string, IqHandler, std::less<>> iq_handlers_;
+  std::set<std::string> features_;
+  std::set<DiscoIdentity> identities_;
+  std::set<std::string> items_;
+  std::vector<std::string> enabled_modules_;
+  std::vector<std::unique_ptr<ModuleContext>> modules_;
+};
+
+// Base for a module's own state, kept alive by its context.
+class ModuleState {
+ public:
+  virtual ~ModuleState() = default;
+};
+
+class ModuleContext {
+ public:
+  ModuleContext(HostContext& host, std::string module_name);
+  ~ModuleContext();
+  ModuleContext(const ModuleContext&) = delete;
+  ModuleContext& operator=(const ModuleContext&) = delete;
+
+  const std::string& host() const { return host_.name(); }
+  HostContext& host_context() { return host_; }
+  const std::string& module_name() const { return name_; }
+
+  // Registration; all of it is undone when the context is destroyed.
+  void on_iq(IqType type, std::string_view ns, IqHandler handler, IqTarget target = IqTarget::Host);
+  template <class Event>
+  void on(EventKey<Event> key, int priority, std::function<HookResult(Event&)> handler) {
+    hook_registrations_.push_back(host_.hooks().on(key, priority, std::move(handler)));
+  }
+  void add_disco_feature(std::string feature);
+  void add_disco_identity(DiscoIdentity identity);
+  // A JID listed in the host's disco#items (components such as proxy.<host>).
+  void add_disco_item(std::string jid);
+  template <class State>
+  State& keep(std::unique_ptr<State> state) {
+    State& ref = *state;
+    states_.push_back(std::move(state));
+    return ref;
+  }
+
+  // Services. Option accessors read "modules.<module>.<name>" for this host.
+  Router& router();
+  store::PgClient& database();
+  core::Logger& log();
+  uv_loop_t* loop();
+  const core::Config& config();
+  bool option_bool(std::string_view name);
+  int64_t option_int(std::string_view name);
+  const std::string& option_string(std::string_view name);
+
+ private:
+  std::string option_key(std::string_view name) const;
+  HostContext& host_;
+  std::string name_;
+  std::vector<HookRegistration> hook_registrations_;
+  std::vector<std::string> iq_keys_;
+  std::vector<std::string> features_;
+  std::vector<DiscoIdentity> identities_;
+  std::vector<std::string> items_;
+  std::vector<std::unique_ptr<ModuleState>> states_;
+};
+
+// What a module is: a name, the specs it implements (for docs/PROTOCOLS.md),
+// its options (declared before the config is loaded) and its start function.
+struct ModuleDefinition {
+  std::string_view name;
+  std::string_view summary;
+  std::vector<std::string_view> specs;  // "XEP-0199", "RFC 6121 §2" …
+  void (*declare_options)(core::OptionRegistry&);  // may be null
+  void (*start)(ModuleContext&);
+};
+
+// What the core offers modules; implemented by the worker.
+class Services {
+ public:
+  virtual ~Services() = default;
+  virtual Router& router() = 0;
+  virtual store::PgClient& database() = 0;
+  virtual core::Logger& log() = 0;
+  virtual uv_loop_t* loop() = 0;
+  virtual const core::Config& config() = 0;
+  // The virtual host (or component) served here for a domain, or null.
+  virtual HostContext* find_host(std::string_view domain) = 0;
+  virtual class SessionRegistry& sessions() = 0;
+};
+
+}  // namespace parley::xmpp
