@@ -13,15 +13,15 @@
 namespace parley::xmpp::sasl {
 
 struct ScramClientOptions {
-    std::string authzid;        // empty: none
+    std::string authzid{};      // empty: none
     // Channel binding (a -PLUS mechanism): the type sent as "p=<type>" and
     // the data of the TLS connection. Empty cb_type: no binding.
-    std::string cb_type;
-    std::string cb_data;
+    std::string cb_type{};
+    std::string cb_data{};
     // Without binding: true sends "y" (the client supports binding but the
     // server offered no -PLUS), false sends "n".
     bool client_supports_binding = false;
-    std::string nonce;          // empty: 24 random bytes, base64
+    std::string nonce{};        // empty: 24 random bytes, base64
     // A server may ask for at most this many PBKDF2 rounds (guards against
     // a hostile server burning our CPU).
     uint32_t max_iterations = 1'000'000;
