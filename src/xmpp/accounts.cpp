@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include "core/base64.hpp"
+#include "xmpp/sasl/saslprep.hpp"
 #include "store/pg_client.hpp"
 
 namespace parley::xmpp {

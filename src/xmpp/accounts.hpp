@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "xmpp/sasl/scram.hpp"
+#include "xmpp/sasl/condition.hpp"
+#include "xmpp/sasl/mechanism.hpp"
+#include "xmpp/sasl/scram_credential.hpp"
+#include "xmpp/sasl/scram_server.hpp"
 
 namespace parley::store {
 class PgClient;

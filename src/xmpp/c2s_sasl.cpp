@@ -13,6 +13,7 @@
 #include "xmpp/c2s_session.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/sasl/plain.hpp"
+#include "xmpp/sasl/saslprep.hpp"
 
 namespace parley::xmpp {
 
@@ -238,7 +239,11 @@ void C2sSession::sasl_plain(std::string_view message) {
         auto derived = std::make_shared<sasl::ScramCredential>();
         worker.run_off_loop(
             [stored, derived, password] {
-              *derived = sasl::derive_scram_credential(stored->hash, password, stored->salt, stored->iterations);
+              try {
+                *derived = sasl::derive_scram_credential(stored->hash, password, stored->salt, stored->iterations);
+              } catch (const std::exception&) {
+                derived->stored_key.clear();  // a corrupt stored iteration count: treat as a mismatch
+              }
             },
             [&worker, session_id, stored, derived, username] {
               C2sSession* self = worker.find_c2s(session_id);

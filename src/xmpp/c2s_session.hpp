@@ -11,7 +11,10 @@
 
 #include "net/connection.hpp"
 #include "xml/stream_parser.hpp"
-#include "xmpp/sasl/scram.hpp"
+#include "xmpp/sasl/condition.hpp"
+#include "xmpp/sasl/mechanism.hpp"
+#include "xmpp/sasl/scram_credential.hpp"
+#include "xmpp/sasl/scram_server.hpp"
 #include "xmpp/session.hpp"
 
 namespace parley::core {

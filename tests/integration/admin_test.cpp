@@ -1,0 +1,179 @@
+// parleyctl, signals (SIGHUP reload, SIGTERM close) and database outages.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness/raw_client.hpp"
+#include "harness/test_server.hpp"
+#include "store/embedded_postgres.hpp"
+#include "test_util.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+TEST_CASE("parleyctl manages users with clear exit codes") {
+  TestServer server;
+  std::string out;
+  CHECK(server.parleyctl({"user", "add", "dave@localhost"}, out, "pa55word\n") == 0);
+  CHECK(out.find("created dave@localhost") != std::string::npos);
+  out.clear();
+  CHECK(server.parleyctl({"user", "add", "dave@localhost"}, out, "other\n") == 1);
+  CHECK(out.find("already exists") != std::string::npos);
+
+  RawClient client(server.starttls_port());
+  CHECK(client.login("dave", "pa55word", "x") == "dave@localhost/x");
+
+  out.clear();
+  CHECK(server.parleyctl({"user", "passwd", "dave@localhost"}, out, "n3w\n") == 0);
+  RawClient again(server.starttls_port());
+  again.open_stream();
+  again.starttls();
+  CHECK(condition_of(again.authenticate("SCRAM-SHA-1", "dave", "pa55word"), kSasl) == "not-authorized");
+  CHECK(again.authenticate("SCRAM-SHA-1", "dave", "n3w").name() == "success");
+
+  out.clear();
+  server.parleyctl({"user", "add", "erin@localhost"}, out, "e\n");
+  out.clear();
+  CHECK(server.parleyctl({"user", "list", "localhost"}, out) == 0);
+  CHECK(out == "dave@localhost\nerin@localhost\n");
+
+  out.clear();
+  CHECK(server.parleyctl({"user", "del", "dave@localhost"}, out) == 0);
+  out.clear();
+  CHECK(server.parleyctl({"user", "del", "dave@localhost"}, out) == 1);
+  CHECK(out.find("no such account") != std::string::npos);
+
+  out.clear();
+  CHECK(server.parleyctl({"user", "add", "x@elsewhere.example"}, out, "p\n") == 2);
+  CHECK(out.find("not in") != std::string::npos);
+  out.clear();
+  CHECK(server.parleyctl({"user", "add", "not a jid"}, out, "p\n") == 2);
+  out.clear();
+  CHECK(server.parleyctl({"frobnicate"}, out) == 2);
+  out.clear();
+  CHECK(server.parleyctl({"--help"}, out) == 0);
+  CHECK(out.find("user add JID") != std::string::npos);
+  out.clear();
+  CHECK(server.parleyctl({"version"}, out) == 0);
+  CHECK(out.rfind("parleyctl ", 0) == 0);
+  out.clear();
+  CHECK(server.parleyctl({"check-config"}, out) == 0);
+  out.clear();
+  CHECK(server.parleyctl({"migrate"}, out) == 0);
+}
+
+TEST_CASE("config errors name the file, line and option") {
+  ServerOptions options;
+  options.start = false;
+  options.extra_config = "[c2s]\nbogus_option = 1\n";
+  TestServer server(options);
+  std::string out;
+  // The generated config already has a [c2s] table: the duplicate is a TOML error.
+  CHECK(server.parleyctl({"check-config"}, out) == 2);
+  CHECK(out.find("parley.toml:") != std::string::npos);
+
+  server.write_config("[limits]\nmax_depth = 2\n");
+  out.clear();
+  CHECK(server.parleyctl({"check-config"}, out) == 2);
+  CHECK(out.find("parley.toml:") != std::string::npos);
+  CHECK(out.find("limits.max_depth") != std::string::npos);
+
+  server.write_config("[limits]\nno_such_limit = 3\n");
+  out.clear();
+  std::string parleyd_out;
+  CHECK(run_program({PARLEYD_PATH, "--config", server.config_path().string()}, parleyd_out) == 2);
+  CHECK(parleyd_out.find("no_such_limit") != std::string::npos);
+}
+
+TEST_CASE("SIGHUP reloads the config without dropping sessions; SIGTERM closes streams and exits 0") {
+  ServerOptions options;
+  options.extra_config = "[hosts.\"localhost\".server]\nmodules = [\"disco\"]\n";
+  TestServer server(options);
+  server.add_user("alice@localhost", "secret");
+  RawClient client(server.starttls_port());
+  client.login("alice", "secret", "stay");
+  client.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+  std::optional<xml::Element> before = client.next_named("iq");
+  REQUIRE(before);
+  CHECK(condition_of(*before, kStanzaErrors) == "service-unavailable");
+
+  server.write_config("");  // default modules: ping enabled
+  server.signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  client.send("<iq type='get' id='p2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+  std::optional<xml::Element> after = client.next_named("iq");
+  REQUIRE(after);
+  CHECK(after->attr("id") == "p2");
+  CHECK(after->attr("type") == "result");
+
+  // A broken config on reload is refused and the server keeps running.
+  server.write_config("[c2s]\nrequire_tls = \"maybe\"\n");
+  server.signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(server.running());
+  CHECK(server.log().find("reload refused") != std::string::npos);
+
+  CHECK(server.stop() == 0);
+  CHECK(client.wait_closed());
+  CHECK(client.stream_closed());
+}
+
+TEST_CASE("when PostgreSQL goes away logins fail temporarily, and recover") {
+  // A cluster of its own, so that stopping it affects only this test.
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("parley-it-outage-" + std::to_string(getpid()));
+  std::string error;
+  auto postgres = store::EmbeddedPostgres::start(dir / "data", error, [](std::string_view) {});
+  REQUIRE_MESSAGE(postgres, error);
+  ServerOptions options;
+  options.start = false;
+  TestServer server(options);
+  // Point this server at the private cluster.
+  std::string config = "[database]\n";
+  server.write_config("");
+  {
+    std::string text;
+    std::ifstream in(server.config_path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    size_t at = text.find("dsn = \"");
+    size_t end = text.find('"', at + 7);
+    text.replace(at + 7, end - at - 7, postgres->conninfo());
+    std::ofstream out(server.config_path());
+    out << text;
+  }
+  server.start();
+  std::string out;
+  REQUIRE(server.parleyctl({"user", "add", "alice@localhost"}, out, "secret\n") == 0);
+  {
+    RawClient client(server.starttls_port());
+    CHECK(client.login("alice", "secret", "a") == "alice@localhost/a");
+  }
+  postgres->stop();
+  {
+    RawClient client(server.starttls_port());
+    client.open_stream();
+    client.starttls();
+    xml::Element outcome = client.authenticate("SCRAM-SHA-256", "alice", "secret");
+    CHECK(condition_of(outcome, kSasl) == "temporary-auth-failure");
+  }
+  CHECK(server.running());
+  postgres = store::EmbeddedPostgres::start(dir / "data", error, [](std::string_view) {});
+  REQUIRE_MESSAGE(postgres, error);
+  bool recovered = false;
+  for (int i = 0; i < 100 && !recovered; ++i) {
+    RawClient client(server.starttls_port());
+    client.open_stream();
+    client.starttls();
+    recovered = client.authenticate("SCRAM-SHA-256", "alice", "secret").name() == "success";
+    if (!recovered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(recovered);
+  server.stop();
+  postgres.reset();
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,77 @@
+#pragma once
+// A byte-level XMPP client for conversation tests: it sends exactly what the
+// test says (including garbage) and parses what the server answers with our
+// own stream parser, so tests assert on exact elements and stream errors.
+#include <openssl/ssl.h>
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "xml/element.hpp"
+#include "xml/stream_parser.hpp"
+#include "xmpp/sasl/mechanism.hpp"
+
+namespace parley::test {
+
+class RawClient : private xml::StreamHandler {
+ public:
+  explicit RawClient(uint16_t port, bool direct_tls = false, std::string sni = "localhost");
+  ~RawClient() override;
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  void send(std::string_view bytes);
+  // Sends a stream header to `host` and returns the <stream:features/>.
+  xml::Element open_stream(const std::string& host = "localhost");
+  // STARTTLS: <starttls/>, expects <proceed/>, handshakes, reopens the stream.
+  xml::Element starttls(const std::string& host = "localhost");
+  // SASL with the given mechanism ("PLAIN", "SCRAM-SHA-256-PLUS", ...);
+  // returns the final <success/> or <failure/> element.
+  xml::Element authenticate(const std::string& mechanism, const std::string& user, const std::string& password,
+                            const std::string& cb_type = "tls-exporter");
+  // After a successful authenticate: reopens the stream and binds; returns the full JID.
+  std::string bind(const std::string& resource = {}, const std::string& host = "localhost");
+  // starttls + SCRAM-SHA-256 + bind in one go.
+  std::string login(const std::string& user, const std::string& password, const std::string& resource = {});
+
+  // The next top-level element from the server, waiting up to timeout_ms.
+  std::optional<xml::Element> next(int timeout_ms = 5000);
+  // The next element with this name (skipping others), or nullopt.
+  std::optional<xml::Element> next_named(std::string_view name, int timeout_ms = 5000);
+  // Waits until the server closes the TCP connection.
+  bool wait_closed(int timeout_ms = 5000);
+  bool stream_closed() const { return stream_closed_; }
+  bool connection_closed() const { return connection_closed_; }
+  const std::optional<xml::Element>& stream_header() const { return header_; }
+  std::string tls_version() const;
+  // Whether the server's certificate is valid for `host` (RFC 6125 name check).
+  bool peer_certificate_matches(const std::string& host) const;
+  // Stop reading from the socket (for the slow-reader test).
+  int fd() const { return fd_; }
+
+  // The stream error condition name if the server sent <stream:error/>.
+  static std::string stream_error_condition(const xml::Element& error);
+
+ private:
+  void on_stream_open(const xml::Element& root, std::string_view default_ns) override;
+  void on_stanza(xml::Element&& element) override;
+  void on_stream_close() override;
+  void on_stream_error(xml::StreamError error, std::string_view text) override;
+  // Reads once, feeding the parser; false on timeout or close.
+  bool read_some(int timeout_ms);
+  std::optional<std::string> channel_binding(const std::string& type) const;
+
+  int fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::string sni_;
+  xml::StreamParser parser_;
+  std::deque<xml::Element> received_;
+  std::optional<xml::Element> header_;
+  bool stream_closed_ = false;
+  bool connection_closed_ = false;
+};
+
+}  // namespace parley::test

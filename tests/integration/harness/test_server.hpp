@@ -1,0 +1,64 @@
+#pragma once
+// A real parleyd for one test: its own config, certificates and database (in
+// a throwaway PostgreSQL cluster shared by the test binary), on free ports.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace parley::test {
+
+struct ServerOptions {
+  std::vector<std::string> hosts = {"localhost"};
+  // Extra TOML appended to the generated config (sections and per-host tables).
+  std::string extra_config;
+  bool start = true;
+};
+
+class TestServer {
+ public:
+  explicit TestServer(ServerOptions options = {});
+  ~TestServer();
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
+
+  void start();
+  // SIGTERM and wait; returns the exit status (or -1 on timeout, then SIGKILL).
+  int stop();
+  void kill_hard();
+  void signal(int signum);
+  bool running();
+
+  uint16_t starttls_port() const { return starttls_port_; }
+  uint16_t direct_tls_port() const { return direct_tls_port_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::filesystem::path& config_path() const { return config_path_; }
+  const std::string& conninfo() const { return conninfo_; }
+  std::string log() const;  // what parleyd wrote so far
+
+  void add_user(const std::string& jid, const std::string& password);
+  // Runs parleyctl with this server's config; returns its exit code and output.
+  int parleyctl(const std::vector<std::string>& args, std::string& output, const std::string& stdin_text = {});
+  // Rewrites the config (for reload tests).
+  void write_config(const std::string& extra_config);
+
+ private:
+  ServerOptions options_;
+  std::filesystem::path dir_;
+  std::filesystem::path config_path_;
+  std::string conninfo_;
+  uint16_t starttls_port_ = 0;
+  uint16_t direct_tls_port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A port nobody listens on right now.
+uint16_t free_port();
+// Runs a program (no shell); returns its exit code, collects stdout+stderr.
+int run_program(const std::vector<std::string>& argv, std::string& output, const std::string& stdin_text = {});
+// The shared throwaway cluster's connection string (started on first use).
+const std::string& cluster_conninfo();
+
+}  // namespace parley::test

@@ -1,0 +1,103 @@
+// The first modules (ping, version, time, disco) and per-host enabling.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "harness/raw_client.hpp"
+#include "harness/test_server.hpp"
+#include "test_util.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+xml::Element ask(RawClient& client, const std::string& to, const std::string& payload) {
+  static int counter = 0;
+  std::string id = "q" + std::to_string(++counter);
+  client.send("<iq type='get' id='" + id + "' to='" + to + "'>" + payload + "</iq>");
+  while (std::optional<xml::Element> e = client.next()) {
+    if (e->name() == "iq" && e->attr("id") == id) return *e;
+  }
+  throw std::runtime_error("no answer to " + payload);
+}
+
+std::set<std::string> features_of(const xml::Element& info) {
+  std::set<std::string> features;
+  for (const xml::Element& f : info.first_child("query")->children()) {
+    if (f.name() == "feature") features.insert(std::string(f.attr("var")));
+  }
+  return features;
+}
+
+}  // namespace
+
+TEST_CASE("ping, version, time and disco answer for the host") {
+  TestServer server;
+  server.add_user("alice@localhost", "secret");
+  RawClient client(server.starttls_port());
+  client.login("alice", "secret", "m");
+
+  xml::Element pong = ask(client, "localhost", "<ping xmlns='urn:xmpp:ping'/>");
+  CHECK(pong.attr("type") == "result");
+  CHECK(pong.attr("from") == "localhost");
+  CHECK(pong.attr("to") == "alice@localhost/m");
+  CHECK(pong.element_count() == 0);
+
+  xml::Element version = ask(client, "localhost", "<query xmlns='jabber:iq:version'/>");
+  REQUIRE(version.first_child("query"));
+  CHECK(version.first_child("query")->first_child("name")->text() == "Parley");
+  CHECK_FALSE(version.first_child("query")->first_child("version")->text().empty());
+  CHECK_FALSE(version.first_child("query")->first_child("os"));  // show_os is off by default
+
+  xml::Element time = ask(client, "localhost", "<time xmlns='urn:xmpp:time'/>");
+  const xml::Element* t = time.first_child("time");
+  REQUIRE(t);
+  std::string utc = t->first_child("utc")->text();
+  CHECK(utc.size() == 20);
+  CHECK(utc.back() == 'Z');
+  CHECK(t->first_child("tzo")->text().size() == 6);
+
+  xml::Element info = ask(client, "localhost", "<query xmlns='http://jabber.org/protocol/disco#info'/>");
+  const xml::Element* identity = info.first_child("query")->first_child("identity");
+  REQUIRE(identity);
+  CHECK(identity->attr("category") == "server");
+  CHECK(identity->attr("type") == "im");
+  std::set<std::string> features = features_of(info);
+  for (const char* f : {"urn:xmpp:ping", "urn:xmpp:time", "jabber:iq:version",
+                        "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items"}) {
+    CAPTURE(f);
+    CHECK(features.count(f) == 1);
+  }
+
+  xml::Element items = ask(client, "localhost", "<query xmlns='http://jabber.org/protocol/disco#items'/>");
+  CHECK(items.attr("type") == "result");
+  REQUIRE(items.first_child("query"));
+
+  // A ping without 'to' is for the server too.
+  client.send("<iq type='get' id='noto'><ping xmlns='urn:xmpp:ping'/></iq>");
+  std::optional<xml::Element> answer = client.next_named("iq");
+  REQUIRE(answer);
+  CHECK(answer->attr("type") == "result");
+}
+
+TEST_CASE("a module disabled for a host answers service-unavailable and leaves disco") {
+  ServerOptions options;
+  options.hosts = {"localhost", "quiet.test"};
+  options.extra_config = "[hosts.\"quiet.test\".server]\nmodules = [\"disco\"]\n"
+                         "[modules.version]\nshow_os = true\n";
+  TestServer server(options);
+  server.add_user("alice@localhost", "secret");
+  RawClient client(server.starttls_port());
+  client.login("alice", "secret", "m");
+
+  xml::Element ping = ask(client, "quiet.test", "<ping xmlns='urn:xmpp:ping'/>");
+  CHECK(ping.attr("type") == "error");
+  CHECK(condition_of(ping, kStanzaErrors) == "service-unavailable");
+  std::set<std::string> quiet = features_of(ask(client, "quiet.test", "<query xmlns='http://jabber.org/protocol/disco#info'/>"));
+  CHECK(quiet.count("urn:xmpp:ping") == 0);
+  CHECK(quiet.count("http://jabber.org/protocol/disco#info") == 1);
+
+  xml::Element version = ask(client, "localhost", "<query xmlns='jabber:iq:version'/>");
+  CHECK(version.first_child("query")->first_child("os"));  // per-config option reaches the module
+}
