@@ -217,7 +217,10 @@ void Connection::handle_input(std::string_view bytes) {
         // for the duration of the call.
         if (!notify([&](ConnectionHandler& h) { h.on_data(plaintext); })) return;
     }
-    if (status == TlsStatus::Closed && !closing_) finish_after_flush("closed by peer");
+    if (status == TlsStatus::Closed && !closing_) {
+        send_close_notify_ = true;  // answer the peer's close_notify (RFC 8446 §6.1)
+        finish_after_flush("closed by peer");
+    }
 }
 
 void Connection::mark_dirty() {

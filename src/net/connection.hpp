@@ -43,7 +43,8 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     // Opens an outgoing connection to an IP literal (s2s, tests). Calls
-    // `done` from the loop with the connection, or nullptr and an error.
+    // `done` with the connection (not yet started), or nullptr and an error;
+    // from the loop, except for an unparsable address (called at once).
     using ConnectCallback = std::function<void(std::unique_ptr<Connection>, std::string error)>;
     static void connect(NetLoop& net, const std::string& address, uint16_t port, ConnectCallback done);
 
@@ -53,11 +54,15 @@ public:
 
     // Server role. Output already queued (e.g. <proceed/>, RFC 6120 §5.4.2.3)
     // is sent in clear; everything read or written afterwards is TLS.
+    // Bytes that arrived in the same read as the STARTTLS request are part
+    // of the current on_data call: the session must discard them, never
+    // treat them as protected (the CVE-2011-0411 injection).
     void start_tls(SSL_CTX* server_context);
     // Client role (s2s): same switch, sending SNI for and verifying `peer_name`.
     void start_tls_client(SSL_CTX* client_context, std::string_view peer_name);
 
-    // Queues bytes; they are sent (encrypted if TLS) at the end of this loop turn.
+    // Queues bytes; they are sent (encrypted if TLS) at the end of this loop
+    // turn. Ignored once close() or abort() was called.
     void write(std::string_view bytes);
     // Bytes queued plus bytes handed to the kernel but not yet confirmed,
     // for the owner's slow-consumer policy.

@@ -297,3 +297,36 @@ TEST_CASE("close_notify reaches the peer as Closed") {
     CHECK(client.receive(wire, plain, reply) == TlsStatus::Closed);
     CHECK(plain == "last");
 }
+
+TEST_CASE("sessions survive the replacement of their context set (reload)") {
+    TestPki pki;
+    auto a = pki.issue({"a.example"});
+    auto b = pki.issue({"b.example"});
+    std::string error;
+    auto old_set = std::make_unique<TlsContextSet>();
+    REQUIRE(old_set->add_host("a.example", a.cert, a.key, error));
+    REQUIRE(old_set->add_host("b.example", b.cert, b.key, error));
+    SslCtxPtr client_ctx = make_client_context(pki.ca.cert_file, false, error);
+    REQUIRE(client_ctx);
+
+    TlsSession established_server(old_set->default_context(), true);
+    TlsSession established_client(client_ctx.get(), false);
+    established_client.set_peer_name("b.example");
+    REQUIRE(run_handshake(established_client, established_server).server == TlsStatus::Ok);
+    // Accepted under the old set, ClientHello not yet received.
+    TlsSession pending_server(old_set->default_context(), true);
+
+    old_set.reset();
+
+    std::string wire;
+    std::string plain;
+    REQUIRE(established_client.send("still here", wire) == TlsStatus::Ok);
+    REQUIRE(established_server.receive(wire, plain, wire) == TlsStatus::Ok);
+    CHECK(plain == "still here");
+
+    TlsSession late_client(client_ctx.get(), false);
+    late_client.set_peer_name("b.example");
+    REQUIRE(run_handshake(late_client, pending_server).server == TlsStatus::Ok);
+    // The old set is gone, so no SNI switch: the old default certificate.
+    CHECK(common_name(late_client.peer_certificate()) == "a.example");
+}
