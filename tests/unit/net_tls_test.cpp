@@ -1,0 +1,332 @@
+// TlsSession and TlsContextSet, exercised entirely in memory: two sessions
+// exchange their ciphertext strings directly.
+
+#include "net/tls_context.hpp"
+#include "net/tls_session.hpp"
+#include "net_test_support.hpp"
+
+#include <doctest/doctest.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <string>
+
+using namespace parley::net;
+using parley::net::test::TestPki;
+
+namespace {
+
+struct Outcome {
+    TlsStatus client = TlsStatus::WantMore;
+    TlsStatus server = TlsStatus::WantMore;
+    std::string client_plaintext;
+    std::string server_plaintext;
+};
+
+// Shuttles records between the two sessions until neither has anything to say.
+Outcome run_handshake(TlsSession& client, TlsSession& server) {
+    Outcome out;
+    std::string to_server;
+    std::string to_client;
+    out.client = client.start(to_server);
+    for (int round = 0; round < 10 && !(to_server.empty() && to_client.empty()); ++round) {
+        if (!to_server.empty()) {
+            const std::string in = std::move(to_server);
+            to_server.clear();
+            out.server = server.receive(in, out.server_plaintext, to_client);
+        }
+        if (!to_client.empty()) {
+            const std::string in = std::move(to_client);
+            to_client.clear();
+            out.client = client.receive(in, out.client_plaintext, to_server);
+        }
+    }
+    return out;
+}
+
+std::string common_name(X509* cert) {
+    REQUIRE(cert != nullptr);
+    char buf[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
+    return buf;
+}
+
+// Subject CN of the certificate the server uses (SSL_get_certificate follows SNI).
+std::string served_common_name(const TlsSession& server) {
+    return common_name(SSL_get_certificate(server.native_handle()));
+}
+
+struct Fixture {
+    TestPki pki;
+    TlsContextSet servers;
+    SslCtxPtr verifying_client;
+    SslCtxPtr lenient_client;
+
+    Fixture() {
+        std::string error;
+        for (const char* host : {"a.example", "b.example"}) {
+            auto files = pki.issue({host});
+            REQUIRE_MESSAGE(servers.add_host(host, files.cert, files.key, error), error);
+        }
+        auto wild = pki.issue({"*.wild.example"});
+        REQUIRE_MESSAGE(servers.add_host("*.wild.example", wild.cert, wild.key, error), error);
+        verifying_client = make_client_context(pki.ca.cert_file, true, error);
+        REQUIRE_MESSAGE(verifying_client, error);
+        lenient_client = make_client_context(pki.ca.cert_file, false, error);
+        REQUIRE_MESSAGE(lenient_client, error);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("handshake completes and data flows both ways") {
+    Fixture f;
+    TlsSession server(f.servers.default_context(), true);
+    TlsSession client(f.verifying_client.get(), false);
+    client.set_peer_name("a.example");
+    CHECK_FALSE(server.handshake_done());
+
+    Outcome o = run_handshake(client, server);
+    REQUIRE(o.client == TlsStatus::Ok);
+    REQUIRE(o.server == TlsStatus::Ok);
+    CHECK(client.handshake_done());
+    CHECK(server.handshake_done());
+    CHECK(server.protocol_version() == "TLSv1.3");
+    CHECK(client.verify_result() == X509_V_OK);
+    CHECK(server.server_name() == "a.example");
+    CHECK(server.peer_certificate() == nullptr);  // no client certificate asked
+    CHECK(common_name(client.peer_certificate()) == "a.example");
+
+    std::string wire;
+    std::string plain;
+    REQUIRE(client.send("<stream:stream>", wire) == TlsStatus::Ok);
+    CHECK(wire.find("<stream") == std::string::npos);  // encrypted
+    REQUIRE(server.receive(wire, plain, wire) == TlsStatus::Ok);
+    CHECK(plain == "<stream:stream>");
+
+    wire.clear();
+    plain.clear();
+    REQUIRE(server.send("reply", wire) == TlsStatus::Ok);
+    // Split the record in two to show a partial record is kept, not lost.
+    std::string ignored;
+    CHECK(client.receive(std::string_view(wire).substr(0, 7), plain, ignored) == TlsStatus::Ok);
+    CHECK(plain.empty());
+    CHECK(client.receive(std::string_view(wire).substr(7), plain, ignored) == TlsStatus::Ok);
+    CHECK(plain == "reply");
+}
+
+TEST_CASE("plaintext sent before the handshake finishes is delivered after it") {
+    Fixture f;
+    TlsSession server(f.servers.default_context(), true);
+    TlsSession client(f.verifying_client.get(), false);
+    client.set_peer_name("a.example");
+    std::string wire;
+    CHECK(client.send("early", wire) == TlsStatus::WantMore);
+    CHECK(wire.empty());
+    Outcome o = run_handshake(client, server);
+    REQUIRE(o.server == TlsStatus::Ok);
+    CHECK(o.server_plaintext == "early");
+}
+
+TEST_CASE("SNI selects the host certificate, unknown names get the default") {
+    Fixture f;
+    SUBCASE("exact host") {
+        TlsSession server(f.servers.default_context(), true);
+        TlsSession client(f.verifying_client.get(), false);
+        client.set_peer_name("b.example");
+        REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+        CHECK(server.server_name() == "b.example");
+        CHECK(served_common_name(server) == "b.example");
+        CHECK(common_name(client.peer_certificate()) == "b.example");
+        CHECK(client.verify_result() == X509_V_OK);
+    }
+    SUBCASE("wildcard host") {
+        TlsSession server(f.servers.default_context(), true);
+        TlsSession client(f.verifying_client.get(), false);
+        client.set_peer_name("chat.wild.example");
+        REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+        CHECK(common_name(client.peer_certificate()) == "*.wild.example");
+        CHECK(client.verify_result() == X509_V_OK);
+    }
+    SUBCASE("unknown name gets the default host, which then fails the name check") {
+        TlsSession server(f.servers.default_context(), true);
+        TlsSession client(f.lenient_client.get(), false);
+        client.set_peer_name("unknown.example");
+        REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+        CHECK(common_name(client.peer_certificate()) == "a.example");
+        CHECK(client.verify_result() == X509_V_ERR_HOSTNAME_MISMATCH);
+    }
+    SUBCASE("a verifying client refuses the mismatched certificate") {
+        TlsSession server(f.servers.default_context(), true);
+        TlsSession client(f.verifying_client.get(), false);
+        client.set_peer_name("unknown.example");
+        Outcome o = run_handshake(client, server);
+        CHECK(o.client == TlsStatus::Error);
+        CHECK_FALSE(client.handshake_done());
+        CHECK(client.last_error().find("certificate verify failed") != std::string::npos);
+    }
+    SUBCASE("no SNI and a changed default host") {
+        REQUIRE(f.servers.set_default_host("B.example"));
+        CHECK_FALSE(f.servers.set_default_host("nowhere.example"));
+        TlsSession server(f.servers.default_context(), true);
+        TlsSession client(f.lenient_client.get(), false);
+        REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+        CHECK(server.server_name().empty());
+        CHECK(common_name(client.peer_certificate()) == "b.example");
+    }
+}
+
+TEST_CASE("context_for matches exact, then wildcard, then default") {
+    Fixture f;
+    SSL_CTX* a = f.servers.context_for("a.example");
+    SSL_CTX* b = f.servers.context_for("B.EXAMPLE");
+    SSL_CTX* wild = f.servers.context_for("x.wild.example");
+    CHECK(a == f.servers.default_context());
+    CHECK(b != a);
+    CHECK(wild != a);
+    CHECK(wild != b);
+    CHECK(f.servers.context_for("x.y.wild.example") == a);  // one label only
+    CHECK(f.servers.context_for("wild.example") == a);
+    CHECK(f.servers.context_for("") == a);
+}
+
+TEST_CASE("add_host reports unusable files") {
+    TestPki pki;
+    auto a = pki.issue({"a.example"});
+    auto b = pki.issue({"b.example"});
+    TlsContextSet set;
+    std::string error;
+    CHECK_FALSE(set.add_host("x", pki.dir.path() / "missing.crt", a.key, error));
+    CHECK(error.find("missing.crt") != std::string::npos);
+    CHECK_FALSE(set.add_host("x", a.cert, b.key, error));
+    INFO(error);
+    CHECK(error.find("b.example.key") != std::string::npos);
+    CHECK(set.empty());
+    CHECK(set.default_context() == nullptr);
+}
+
+TEST_CASE("a TLS 1.1 client is refused") {
+    Fixture f;
+    SslCtxPtr old_client(SSL_CTX_new(TLS_client_method()));
+    REQUIRE(old_client);
+    SSL_CTX_set_security_level(old_client.get(), 0);
+    REQUIRE(SSL_CTX_set_cipher_list(old_client.get(), "DEFAULT@SECLEVEL=0") == 1);
+    REQUIRE(SSL_CTX_set_min_proto_version(old_client.get(), TLS1_1_VERSION) == 1);
+    REQUIRE(SSL_CTX_set_max_proto_version(old_client.get(), TLS1_1_VERSION) == 1);
+    TlsSession server(f.servers.default_context(), true);
+    TlsSession client(old_client.get(), false);
+    Outcome o = run_handshake(client, server);
+    CHECK(o.server == TlsStatus::Error);
+    CHECK(o.client == TlsStatus::Error);
+    CHECK_FALSE(server.handshake_done());
+    CHECK(server.last_error().find("unsupported protocol") != std::string::npos);
+}
+
+TEST_CASE("channel bindings agree on both ends") {
+    Fixture f;
+    auto connect = [&](TlsSession& client, TlsSession& server) {
+        client.set_peer_name("a.example");
+        REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+    };
+    TlsSession server1(f.servers.default_context(), true);
+    TlsSession client1(f.verifying_client.get(), false);
+    connect(client1, server1);
+    TlsSession server2(f.servers.default_context(), true);
+    TlsSession client2(f.verifying_client.get(), false);
+    connect(client2, server2);
+
+    auto exporter1 = server1.channel_binding("tls-exporter");
+    REQUIRE(exporter1);
+    CHECK(exporter1->size() == 32);
+    CHECK(client1.channel_binding("tls-exporter") == exporter1);
+    auto exporter2 = server2.channel_binding("tls-exporter");
+    REQUIRE(exporter2);
+    CHECK(client2.channel_binding("tls-exporter") == exporter2);
+    CHECK(*exporter1 != *exporter2);  // fresh keying material per session
+
+    auto endpoint = server1.channel_binding("tls-server-end-point");
+    REQUIRE(endpoint);
+    CHECK(endpoint->size() == 32);  // SHA-256: the certificate is signed ecdsa-with-SHA256
+    CHECK(client1.channel_binding("tls-server-end-point") == endpoint);
+    unsigned char digest[32];
+    unsigned int len = 0;
+    REQUIRE(X509_digest(client1.peer_certificate(), EVP_sha256(), digest, &len) == 1);
+    CHECK(*endpoint == std::string(reinterpret_cast<char*>(digest), len));
+
+    TlsSession server_b(f.servers.default_context(), true);
+    TlsSession client_b(f.verifying_client.get(), false);
+    client_b.set_peer_name("b.example");
+    REQUIRE(run_handshake(client_b, server_b).client == TlsStatus::Ok);
+    auto endpoint_b = client_b.channel_binding("tls-server-end-point");
+    REQUIRE(endpoint_b);
+    CHECK(*endpoint_b != *endpoint);  // it identifies the certificate
+    CHECK(server_b.channel_binding("tls-server-end-point") == endpoint_b);
+
+    CHECK_FALSE(server1.channel_binding("tls-unique"));
+}
+
+TEST_CASE("channel bindings under TLS 1.2: no tls-exporter") {
+    Fixture f;
+    SSL_CTX_set_max_proto_version(f.verifying_client.get(), TLS1_2_VERSION);
+    TlsSession server(f.servers.default_context(), true);
+    TlsSession client(f.verifying_client.get(), false);
+    client.set_peer_name("a.example");
+    REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+    CHECK(server.protocol_version() == "TLSv1.2");
+    CHECK_FALSE(server.channel_binding("tls-exporter"));
+    CHECK_FALSE(client.channel_binding("tls-exporter"));
+    auto endpoint = server.channel_binding("tls-server-end-point");
+    REQUIRE(endpoint);
+    CHECK(client.channel_binding("tls-server-end-point") == endpoint);
+}
+
+TEST_CASE("close_notify reaches the peer as Closed") {
+    Fixture f;
+    TlsSession server(f.servers.default_context(), true);
+    TlsSession client(f.verifying_client.get(), false);
+    client.set_peer_name("a.example");
+    REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+    std::string wire;
+    std::string plain;
+    REQUIRE(server.send("last", wire) == TlsStatus::Ok);
+    server.shutdown(wire);
+    const size_t after_first = wire.size();
+    server.shutdown(wire);  // idempotent
+    CHECK(wire.size() == after_first);
+    std::string reply;
+    CHECK(client.receive(wire, plain, reply) == TlsStatus::Closed);
+    CHECK(plain == "last");
+}
+
+TEST_CASE("sessions survive the replacement of their context set (reload)") {
+    TestPki pki;
+    auto a = pki.issue({"a.example"});
+    auto b = pki.issue({"b.example"});
+    std::string error;
+    auto old_set = std::make_unique<TlsContextSet>();
+    REQUIRE(old_set->add_host("a.example", a.cert, a.key, error));
+    REQUIRE(old_set->add_host("b.example", b.cert, b.key, error));
+    SslCtxPtr client_ctx = make_client_context(pki.ca.cert_file, false, error);
+    REQUIRE(client_ctx);
+
+    TlsSession established_server(old_set->default_context(), true);
+    TlsSession established_client(client_ctx.get(), false);
+    established_client.set_peer_name("b.example");
+    REQUIRE(run_handshake(established_client, established_server).server == TlsStatus::Ok);
+    // Accepted under the old set, ClientHello not yet received.
+    TlsSession pending_server(old_set->default_context(), true);
+
+    old_set.reset();
+
+    std::string wire;
+    std::string plain;
+    REQUIRE(established_client.send("still here", wire) == TlsStatus::Ok);
+    REQUIRE(established_server.receive(wire, plain, wire) == TlsStatus::Ok);
+    CHECK(plain == "still here");
+
+    TlsSession late_client(client_ctx.get(), false);
+    late_client.set_peer_name("b.example");
+    REQUIRE(run_handshake(late_client, pending_server).server == TlsStatus::Ok);
+    // The old set is gone, so no SNI switch: the old default certificate.
+    CHECK(common_name(late_client.peer_certificate()) == "a.example");
+}
