@@ -137,6 +137,10 @@ std::string conninfo_quote(std::string_view value) {
     return out + "'";
 }
 
+// Creates `dir` if needed and makes it private to the service user. The
+// directory is opened with O_NOFOLLOW and changed through the descriptor:
+// the socket fallback lives in world-writable /tmp, where someone else could
+// have planted a symlink or a directory of their own.
 bool make_owned_dir(const fs::path& dir, const ServiceUser& user, std::string& error) {
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -144,15 +148,26 @@ bool make_owned_dir(const fs::path& dir, const ServiceUser& user, std::string& e
         error = "cannot create " + dir.string() + ": " + ec.message();
         return false;
     }
-    if (!user.name.empty() && chown(dir.c_str(), user.uid, user.gid) != 0) {
+    const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        error = "cannot open directory " + dir.string() + " (a symlink?): " + std::strerror(errno);
+        return false;
+    }
+    struct stat info {};
+    bool ok = fstat(fd, &info) == 0;
+    const uid_t owner = user.name.empty() ? geteuid() : user.uid;
+    if (!ok || (info.st_uid != geteuid() && info.st_uid != owner)) {
+        error = dir.string() + " belongs to another user; refusing to use it";
+    } else if (!user.name.empty() && fchown(fd, user.uid, user.gid) != 0) {
         error = "cannot chown " + dir.string() + " to " + user.name + ": " + std::strerror(errno);
-        return false;
-    }
-    if (chmod(dir.c_str(), 0700) != 0) {
+    } else if (fchmod(fd, 0700) != 0) {
         error = "cannot chmod " + dir.string() + ": " + std::strerror(errno);
-        return false;
+    } else {
+        ::close(fd);
+        return true;
     }
-    return true;
+    ::close(fd);
+    return false;
 }
 
 // The service user must be able to traverse every ancestor of its
@@ -355,6 +370,9 @@ void EmbeddedPostgres::stop(PgStopMode mode) {
     if ((!stopped.started || stopped.exit_code != 0) && log_) {
         log_("pg_ctl stop failed for " + data_dir_.string() + ": " + stopped.error + stopped.output);
     }
+    // The short fallback under /tmp is not part of the state directory:
+    // remove it once empty so stopped clusters leave nothing there.
+    if (socket_dir_.parent_path() == "/tmp") rmdir(socket_dir_.c_str());
 }
 
 }  // namespace parley::store

@@ -9,6 +9,7 @@
 #include <vector>
 
 using namespace parley::store;
+namespace fs = std::filesystem;
 using parley::store::test::shared_cluster;
 using parley::store::test::TestLoop;
 
@@ -216,6 +217,38 @@ TEST_CASE("a reused running cluster is left running") {
     CHECK(still_up.connected());
 }
 
+TEST_CASE("a data directory too deep for sun_path gets a short socket directory under /tmp") {
+    std::string deep = (shared_cluster().root() / "deep").string();
+    while (deep.size() < 120) deep += "/nested-directory";
+    const fs::path data_dir = fs::path(deep) / "postgres";
+    fs::create_directories(data_dir.parent_path());
+    for (fs::path p = data_dir.parent_path(); p != shared_cluster().root(); p = p.parent_path()) {
+        fs::permissions(p, fs::perms::owner_all | fs::perms::others_exec | fs::perms::group_exec);
+    }
+    std::string error;
+    std::vector<std::string> log;
+    auto pg = EmbeddedPostgres::start(data_dir, error, [&](std::string_view l) { log.emplace_back(l); },
+                                      EmbeddedPostgresOptions{.fsync = false});
+    REQUIRE_MESSAGE(pg, error);
+    CHECK(pg->started_by_us());
+    CHECK(pg->socket_dir().parent_path() == "/tmp");
+    CHECK(pg->socket_dir().filename().string().rfind("parley-pg-", 0) == 0);
+    CHECK(pg->log_file() == fs::path(deep) / "postgres.log");
+    CHECK(fs::exists(data_dir / "PG_VERSION"));
+    CHECK(log.size() == 2);  // initialising, starting
+    const std::string conninfo = pg->conninfo();
+    {
+        PgSync db(conninfo);
+        REQUIRE_MESSAGE(db.connected(), db.connect_error());
+        CHECK(db.exec("SHOW fsync").at(0, 0) == "off");
+        CHECK(db.exec("SHOW listen_addresses").at(0, 0) == "");
+    }
+    const fs::path socket_dir = pg->socket_dir();
+    pg.reset();  // the destructor stops the cluster it started
+    CHECK_FALSE(PgSync(conninfo).connected());
+    CHECK_FALSE(fs::exists(socket_dir));
+}
+
 // Kept last: it crashes and restarts the shared cluster.
 TEST_CASE("database crash: pending fail as temporary, new fail fast, client reconnects by itself") {
     Connected c;
@@ -250,6 +283,15 @@ TEST_CASE("database crash: pending fail as temporary, new fail fast, client reco
     CHECK(uv_now(c.loop.get()) - before < 100);
     CHECK_FALSE(fast->ok);
     CHECK(fast->temporary);
+
+    // Reconnect attempts back off exponentially (100, 200, 400 ms...): in
+    // about one second that is the loss plus 3 failed attempts (+100, +300,
+    // +700 ms; the next is at +1500), where a fixed 100 ms retry makes more.
+    const std::size_t states_before_wait = c.states.size();
+    c.loop.run_until([] { return false; }, 1000);
+    const std::size_t failures = c.states.size() - states_before_wait + 1;  // + the loss itself
+    CHECK(failures >= 3);
+    CHECK(failures <= 4);
 
     shared_cluster().start();
     REQUIRE(c.loop.run_until([&] { return c.client.connected(); }, 15000));
