@@ -56,7 +56,9 @@ public:
     void set_state_hook(StateHook hook) { state_hook_ = std::move(hook); }
     void set_log_hook(LogHook hook) { log_hook_ = std::move(hook); }
 
-    // Starts connecting (non-blocking). Requests before the connection is up
+    // Starts connecting (non-blocking). PQconnectStart resolves a host *name*
+    // with a blocking getaddrinfo(): use a Unix socket path (embedded mode)
+    // or hostaddr= in production DSNs. Requests before the connection is up
     // fail with temporary=true; wait for the state hook if that matters.
     void start();
 
