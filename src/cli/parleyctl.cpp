@@ -18,6 +18,7 @@
 #include "parley_version.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_client.hpp"
+#include "store/pg_sync.hpp"
 #include "xmpp/accounts.hpp"
 #include "xmpp/jid.hpp"
 

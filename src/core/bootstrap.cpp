@@ -5,6 +5,7 @@
 #include "core/log.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_client.hpp"
+#include "store/pg_sync.hpp"
 
 namespace parley::core {
 
@@ -39,7 +40,7 @@ bool open_database(const Config& config, Logger& log, Database& database, std::s
   }
   store::PgSync sync(database.conninfo);
   if (!sync.connected()) {
-    error = "cannot connect to the database: " + sync.error();
+    error = "cannot connect to the database: " + sync.connect_error();
     return false;
   }
   return store::apply_migrations(sync, schema_dir(), error, log_line);

@@ -47,6 +47,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
                std::span<const xmpp::ModuleDefinition* const> modules, std::string database_conninfo,
                std::shared_ptr<net::TlsContextSet> tls)
     : loop_(loop),
+      net_(loop),
       config_(&config),
       log_(log),
       module_definitions_(modules),
@@ -108,7 +109,7 @@ bool Worker::open_listeners(std::string& error) {
     for (const std::string& address : config_->get_list("c2s.interfaces")) {
       bool direct_tls = port.direct_tls;
       auto listener = net::Listener::open(
-          loop_, address, static_cast<uint16_t>(number),
+          net_, address, static_cast<uint16_t>(number),
           [this, direct_tls](std::unique_ptr<net::Connection> connection) {
             accept(std::move(connection), direct_tls);
           },

@@ -17,6 +17,7 @@
 
 #include "net/connection.hpp"
 #include "net/listener.hpp"
+#include "net/net_loop.hpp"
 #include "net/tls_context.hpp"
 #include "store/pg_client.hpp"
 #include "xmpp/accounts.hpp"
@@ -60,7 +61,7 @@ class Worker final : public xmpp::Services {
   // What sessions need from their worker.
   xmpp::AccountStore& accounts() { return accounts_; }
   xmpp::AuthThrottle& auth_throttle() { return *auth_throttle_; }
-  SSL_CTX* tls_context() { return tls_->server_context(); }
+  SSL_CTX* tls_context() { return tls_->default_context(); }
   const std::string& default_host() const { return default_host_; }
   const std::string& secret() const { return secret_; }
   uint32_t scram_iterations() const;
@@ -78,6 +79,7 @@ class Worker final : public xmpp::Services {
   static void on_reap(uv_check_t* handle);
 
   uv_loop_t* loop_;
+  net::NetLoop net_;
   const Config* config_;
   Logger& log_;
   std::span<const xmpp::ModuleDefinition* const> module_definitions_;

@@ -5,6 +5,7 @@
 #include "core/base64.hpp"
 #include "xmpp/sasl/saslprep.hpp"
 #include "store/pg_client.hpp"
+#include "store/pg_sync.hpp"
 
 namespace parley::xmpp {
 
@@ -53,11 +54,11 @@ std::string store_credentials(store::PgSync& db, const std::string& host, const 
                               const std::string& password, uint32_t iterations) {
   std::optional<std::string> prepared = sasl::saslprep(password);
   if (!prepared || prepared->empty()) return "the password is empty or contains characters SASLprep forbids";
-  store::PgResult deleted = db.execute("DELETE FROM account_scram WHERE host = $1 AND username = $2", {host, username});
+  store::PgResult deleted = db.exec("DELETE FROM account_scram WHERE host = $1 AND username = $2", {host, username});
   if (!deleted.ok) return deleted.error;
   for (sasl::ScramHash hash : kAllHashes) {
     sasl::ScramCredential c = sasl::derive_scram_credential(hash, *prepared, random_salt(), iterations);
-    store::PgResult r = db.execute(
+    store::PgResult r = db.exec(
         "INSERT INTO account_scram (host, username, hash, salt, iterations, stored_key, server_key) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
         {host, username, std::string(scram_hash_column(hash)), core::base64_encode(c.salt),
@@ -68,10 +69,10 @@ std::string store_credentials(store::PgSync& db, const std::string& host, const 
 }
 
 std::string in_transaction(store::PgSync& db, const std::function<std::string()>& body) {
-  store::PgResult begin = db.execute("BEGIN", {});
+  store::PgResult begin = db.exec("BEGIN", {});
   if (!begin.ok) return begin.error;
   std::string error = body();
-  store::PgResult end = db.execute(error.empty() ? "COMMIT" : "ROLLBACK", {});
+  store::PgResult end = db.exec(error.empty() ? "COMMIT" : "ROLLBACK", {});
   if (error.empty() && !end.ok) return end.error;
   return error;
 }
@@ -122,7 +123,7 @@ namespace account_admin {
 std::string create(store::PgSync& db, const std::string& host, const std::string& username,
                    const std::string& password, uint32_t iterations) {
   return in_transaction(db, [&]() -> std::string {
-    store::PgResult r = db.execute(
+    store::PgResult r = db.exec(
         "INSERT INTO accounts (host, username) VALUES ($1, $2) ON CONFLICT DO NOTHING", {host, username});
     if (!r.ok) return r.error;
     if (r.affected_rows == 0) return "the account already exists";
@@ -133,7 +134,7 @@ std::string create(store::PgSync& db, const std::string& host, const std::string
 std::string set_password(store::PgSync& db, const std::string& host, const std::string& username,
                          const std::string& password, uint32_t iterations) {
   return in_transaction(db, [&]() -> std::string {
-    store::PgResult r = db.execute("SELECT 1 FROM accounts WHERE host = $1 AND username = $2 FOR UPDATE",
+    store::PgResult r = db.exec("SELECT 1 FROM accounts WHERE host = $1 AND username = $2 FOR UPDATE",
                                    {host, username});
     if (!r.ok) return r.error;
     if (r.rows.empty()) return "no such account";
@@ -144,14 +145,14 @@ std::string set_password(store::PgSync& db, const std::string& host, const std::
 std::string remove(store::PgSync& db, const std::string& host, const std::string& username) {
   // Module tables reference accounts ON DELETE CASCADE, so one delete removes
   // everything the account owns.
-  store::PgResult r = db.execute("DELETE FROM accounts WHERE host = $1 AND username = $2", {host, username});
+  store::PgResult r = db.exec("DELETE FROM accounts WHERE host = $1 AND username = $2", {host, username});
   if (!r.ok) return r.error;
   if (r.affected_rows == 0) return "no such account";
   return {};
 }
 
 std::string list(store::PgSync& db, const std::string& host, std::vector<std::string>& usernames) {
-  store::PgResult r = db.execute("SELECT username FROM accounts WHERE host = $1 ORDER BY username", {host});
+  store::PgResult r = db.exec("SELECT username FROM accounts WHERE host = $1 ORDER BY username", {host});
   if (!r.ok) return r.error;
   for (const auto& row : r.rows) {
     if (row[0]) usernames.push_back(*row[0]);

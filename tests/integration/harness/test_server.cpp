@@ -19,6 +19,7 @@
 #include "net/certificate.hpp"
 #include "store/embedded_postgres.hpp"
 #include "store/pg_client.hpp"
+#include "store/pg_sync.hpp"
 #include "xmpp/accounts.hpp"
 #include "xmpp/jid.hpp"
 
@@ -41,7 +42,9 @@ struct Cluster {
   int next_database = 0;
   Cluster() {
     std::string error;
-    postgres = store::EmbeddedPostgres::start(dir / "data", error, [](std::string_view) {});
+    store::EmbeddedPostgresOptions options;
+    options.fsync = false;  // throwaway data: speed over durability
+    postgres = store::EmbeddedPostgres::start(dir / "data", error, [](std::string_view) {}, options);
     if (!postgres) throw std::runtime_error("cannot start the test PostgreSQL cluster: " + error);
   }
   ~Cluster() {
@@ -125,9 +128,9 @@ TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
   dir_ = make_temp_dir("parley-it-");
   std::string database = "it_" + std::to_string(getpid()) + "_" + std::to_string(c.next_database++);
   store::PgSync admin(c.postgres->conninfo());
-  store::PgResult created = admin.execute("CREATE DATABASE " + database, {});
+  store::PgResult created = admin.exec("CREATE DATABASE " + database, {});
   if (!created.ok) throw std::runtime_error("CREATE DATABASE failed: " + created.error);
-  conninfo_ = c.postgres->conninfo() + " dbname=" + database;
+  conninfo_ = c.postgres->conninfo_for(database);
   starttls_port_ = free_port();
   direct_tls_port_ = free_port();
   std::filesystem::create_directories(dir_ / "certs");
