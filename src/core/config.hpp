@@ -65,7 +65,9 @@ public:
     // The main configuration file, as passed to load().
     const std::filesystem::path& file() const { return file_; }
 
-    // Internal representation, public only so the loader's helpers can build it.
+private:
+    // Same alternatives as OptionValue (core/option_value.hpp), which this
+    // header does not include to keep toml++ out of its users.
     using Value = std::variant<std::string, int64_t, bool, std::vector<std::string>>;
     struct Entry {
         OptionSpec spec;
@@ -73,7 +75,6 @@ public:
         std::optional<Value> global_value;
     };
 
-private:
     Config() = default;
     const Entry& entry(std::string_view key, OptionType accessor_type) const;
     const Value& lookup(std::string_view key, std::string_view host, OptionType accessor_type) const;

@@ -39,7 +39,9 @@ std::string allowed_values(const OptionSpec& spec) {
     } else if (spec.max) {
         bounds = "at most " + format_bound(spec.type, *spec.max);
     }
-    if (!bounds.empty() && spec.type == OptionType::StringList) bounds += " elements";
+    if (!bounds.empty() && spec.type == OptionType::StringList) {
+        bounds += (spec.max ? *spec.max : *spec.min) == 1 ? " element" : " elements";
+    }
     if (!out.empty() && !bounds.empty()) out += "; ";
     return out + bounds;
 }

@@ -94,14 +94,18 @@ std::optional<std::string> check_bounds(const OptionSpec& spec, int64_t value) {
     bool too_small = spec.min && value < *spec.min;
     bool too_large = spec.max && value > *spec.max;
     if (!too_small && !too_large) return std::nullopt;
-    std::string what = spec.type == OptionType::StringList ? "must have " : "must be ";
-    std::string tail = spec.type == OptionType::StringList ? " elements" : "";
+    bool list = spec.type == OptionType::StringList;
+    std::string what = list ? "must have " : "must be ";
+    auto tail = [&](int64_t last_bound) -> std::string {
+        if (!list) return "";
+        return last_bound == 1 ? " element" : " elements";
+    };
     if (spec.min && spec.max) {
         return what + "between " + format_bound(spec.type, *spec.min) + " and " +
-               format_bound(spec.type, *spec.max) + tail;
+               format_bound(spec.type, *spec.max) + tail(*spec.max);
     }
-    if (spec.min) return what + "at least " + format_bound(spec.type, *spec.min) + tail;
-    return what + "at most " + format_bound(spec.type, *spec.max) + tail;
+    if (spec.min) return what + "at least " + format_bound(spec.type, *spec.min) + tail(*spec.min);
+    return what + "at most " + format_bound(spec.type, *spec.max) + tail(*spec.max);
 }
 
 std::string choices_message(const OptionSpec& spec, std::string_view got) {

@@ -259,7 +259,7 @@ TEST_CASE("every validation error reports file:line:column, option and reason") 
     check_error("[database]\nembedded = 1", ":2:1: database.embedded: expected a boolean, got an integer");
     check_error("[c2s]\nbind_addresses = [\"::\", 1]",
                 ":2:1: c2s.bind_addresses: expected an array of strings, got an element that is an integer");
-    check_error("[c2s]\nbind_addresses = []", ":2:1: c2s.bind_addresses: must have at least 1 elements");
+    check_error("[c2s]\nbind_addresses = []", ":2:1: c2s.bind_addresses: must have at least 1 element");
     check_error("\n\n[c2s]\n  starttls_port = 70000", ":4:3: c2s.starttls_port: must be between 1 and 65535");
     check_error("[server]\nlog_level = \"verbose\"",
                 ":2:1: server.log_level: \"verbose\" is not one of: debug, info, warn, error");

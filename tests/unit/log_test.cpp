@@ -6,7 +6,9 @@
 #include <iterator>
 #include <sstream>
 
+#include "core/core_options.hpp"
 #include "core/log.hpp"
+#include "core/logger_from_config.hpp"
 
 using parley::core::Logger;
 using parley::core::LogLevel;
@@ -97,4 +99,33 @@ TEST_CASE("open_file appends lines to the file and reports an unopenable path") 
 
     CHECK_FALSE(Logger::open_file("/nonexistent-dir/parley.log", LogLevel::Info, error).has_value());
     CHECK(error == "cannot open log file /nonexistent-dir/parley.log");
+}
+
+TEST_CASE("make_logger takes the level and file from the configuration") {
+    auto dir = std::filesystem::temp_directory_path() / ("parley-log-config-test-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir / "var");
+    std::ofstream(dir / "parley.toml") << "[server]\nlog_level = \"warn\"\nlog_file = \"parley.log\"\n[hosts.\"a.org\"]\n";
+    parley::core::OptionRegistry registry;
+    parley::core::register_core_options(registry);
+    auto loaded = parley::core::Config::load(dir / "parley.toml", registry);
+    REQUIRE(std::holds_alternative<parley::core::Config>(loaded));
+    {
+        auto made = parley::core::make_logger(std::get<parley::core::Config>(loaded));
+        REQUIRE(std::holds_alternative<Logger>(made));
+        Logger& logger = std::get<Logger>(made);
+        CHECK(logger.level() == LogLevel::Warn);
+        logger.set_clock(fixed_time);
+        logger.info("core", 0, "dropped");
+        logger.warn("core", 0, "kept");
+    }
+    std::ifstream in(dir / "var" / "parley.log");
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(content == "2026-11-24T15:00:00.123Z warn  [core] kept\n");
+
+    std::filesystem::remove_all(dir / "var");  // the log directory is gone: the file cannot be opened
+    auto failed = parley::core::make_logger(std::get<parley::core::Config>(loaded));
+    REQUIRE(std::holds_alternative<std::string>(failed));
+    CHECK(std::get<std::string>(failed) == "cannot open log file " + (dir / "var" / "parley.log").string());
+    std::filesystem::remove_all(dir);
 }
