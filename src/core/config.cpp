@@ -252,8 +252,8 @@ const Config::Entry& Config::entry(std::string_view key, OptionType accessor_typ
     auto it = entries_.find(key);
     if (it == entries_.end()) accessor_bug(key, "no such option is registered");
     if (it->second.spec.type != accessor_type) {
-        accessor_bug(key, "option is a " + std::string(option_type_name(it->second.spec.type)) + ", read as a " +
-                              std::string(option_type_name(accessor_type)));
+        accessor_bug(key, "option has type " + std::string(option_type_name(it->second.spec.type)) +
+                              ", read with the " + std::string(option_type_name(accessor_type)) + " accessor");
     }
     return it->second;
 }

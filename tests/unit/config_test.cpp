@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -98,6 +100,31 @@ void check_all_defaults(const Config& config, const OptionRegistry& registry, co
                 break;
         }
     }
+}
+
+// Runs `body` in a child process; returns what it wrote to stderr if it died
+// of SIGABRT, or "did not abort".
+template <typename Body>
+std::string abort_message(Body body) {
+    int pipe_fds[2];
+    REQUIRE(::pipe(pipe_fds) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::dup2(pipe_fds[1], 2);
+        body();
+        ::_exit(0);
+    }
+    ::close(pipe_fds[1]);
+    std::string output;
+    char buffer[512];
+    ssize_t got;
+    while ((got = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0) output.append(buffer, static_cast<size_t>(got));
+    ::close(pipe_fds[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) return "did not abort";
+    return output;
 }
 
 }  // namespace
@@ -350,4 +377,29 @@ TEST_CASE("ConfigError::str leaves out absent parts") {
           "conf/parley.toml:12:1: c2s.starttls_port: must be between 1 and 65535");
     CHECK(ConfigError{"conf/parley.toml", 3, 0, "", "bad"}.str() == "conf/parley.toml:3: bad");
     CHECK(ConfigError{"conf/parley.toml", 0, 0, "", "no host"}.str() == "conf/parley.toml: no host");
+}
+
+TEST_CASE("a malformed option spec or a wrong accessor is a programming error that aborts") {
+    CHECK(abort_message([] {
+              OptionRegistry registry;
+              registry.add({.key = "c2s.port", .type = OptionType::Integer, .default_value = "70000", .max = 65535});
+          }) == "parley: option table bug: c2s.port: default: must be at most 65535\n");
+    CHECK(abort_message([] {
+              OptionRegistry registry = core_registry();
+              registry.add({.key = "c2s.starttls_port", .type = OptionType::Integer, .default_value = "1"});
+          }) == "parley: option table bug: c2s.starttls_port: registered twice\n");
+    CHECK(abort_message([] {
+              OptionRegistry registry;
+              registry.add({.key = "limits", .type = OptionType::Integer, .default_value = "1"});
+              registry.add({.key = "limits.x", .type = OptionType::Integer, .default_value = "1"});
+          }) == "parley: option table bug: limits.x: collides with the table of option limits\n");
+
+    TempDir dir;
+    auto file = dir.write("parley.toml", "[hosts.\"a.org\"]\n");
+    OptionRegistry registry = core_registry();
+    Config config = load_ok(file, registry);
+    CHECK(abort_message([&] { (void)config.get_int("c2s.no_such_option"); }) ==
+          "parley: config accessor bug: c2s.no_such_option: no such option is registered\n");
+    CHECK(abort_message([&] { (void)config.get_string("c2s.starttls_port"); }) ==
+          "parley: config accessor bug: c2s.starttls_port: option has type integer, read with the string accessor\n");
 }
