@@ -1,74 +1,109 @@
-// The core's options (STYLE.md principle 7): each one declared once, with its
-// type, default, bounds and documentation. conf/parley.toml and
-// docs/CONFIGURATION.md are generated from this table (parleyctl config-doc).
-#include "core/bootstrap.hpp"
+// The core's options (STYLE.md principle 7): each declared once with its type,
+// default, bounds and documentation. conf/parley.toml and
+// docs/CONFIGURATION.md are rendered from this table (parleyctl config-doc).
+// Only options the code reads belong here.
+#include "core/core_options.hpp"
 
 namespace parley::core {
 
-void declare_core_options(OptionRegistry& r) {
-  r.add_section("server", "Process-wide settings.");
-  r.add({"server.state_dir", OptionType::Path, "\"var\"", {}, {}, {},
-         "Directory for runtime state: the embedded database, certificates, uploads. "
-         "Relative paths are resolved against the directory of the config file.", false});
-  r.add({"server.log_level", OptionType::String, "\"info\"", {}, {}, {"debug", "info", "warn", "error"},
-         "Least severe log level written to standard error.", false});
-  r.add({"server.modules", OptionType::StringList, "[\"disco\", \"ping\", \"time\", \"version\"]", {}, {}, {},
-         "Modules enabled for a host (set it per host under [hosts.\"name\".server]).", true});
+void register_core_options(OptionRegistry& registry) {
+    registry.add_section("", "Top level. These keys may also be set inside each [hosts.\"name\"] table, "
+                             "which is where they usually belong; a top-level value is the default for every host.");
+    registry.add({.key = "certificate", .type = OptionType::Path, .default_value = "\"\"",
+                  .doc = "PEM certificate chain for the host's domain (relative to the main configuration file's "
+                         "directory); empty means <server.state_dir>/certs/<host>.crt.",
+                  .per_host = true});
+    registry.add({.key = "key", .type = OptionType::Path, .default_value = "\"\"",
+                  .doc = "PEM private key matching `certificate`; empty means <server.state_dir>/certs/<host>.key.",
+                  .per_host = true});
+    registry.add({.key = "modules_enabled", .type = OptionType::StringList,
+                  .default_value = "[\"disco\", \"ping\", \"time\", \"version\"]",
+                  .doc = "Modules enabled for the host, by name. A disabled module's namespaces get "
+                         "service-unavailable and its disco features disappear.",
+                  .per_host = true});
 
-  r.add_section("database", "Where accounts and module data live (PostgreSQL).");
-  r.add({"database.embedded", OptionType::Boolean, "true", {}, {}, {},
-         "Run a private PostgreSQL cluster under the state dir (initdb on first start, Unix socket only). "
-         "Set to false and give a dsn for a production database.", false});
-  r.add({"database.dsn", OptionType::String, "\"\"", {}, {}, {},
-         "libpq connection string used when embedded = false, e.g. \"host=/run/postgresql dbname=parley\".", false});
-  r.add({"database.data_dir", OptionType::Path, "\"postgres\"", {}, {}, {},
-         "Data directory of the embedded cluster, relative to the state dir.", false});
+    registry.add_section("server", "Process-wide settings.");
+    registry.add({.key = "server.state_dir", .type = OptionType::Path, .default_value = "\"var\"",
+                  .doc = "Directory for the embedded database, certificates and other state "
+                         "(relative to the main configuration file's directory)."});
+    registry.add({.key = "server.log_level", .type = OptionType::String, .default_value = "\"info\"",
+                  .choices = {"debug", "info", "warn", "error"},
+                  .doc = "Least severe level that is logged. Secrets (passwords, SASL payloads) are never logged."});
+    registry.add({.key = "server.log_file", .type = OptionType::Path, .default_value = "\"\"",
+                  .doc = "Log file; empty logs to standard error (relative to server.state_dir).",
+                  .path_base = PathBase::StateDir});
+    registry.add({.key = "server.shutdown_grace", .type = OptionType::Duration, .default_value = "\"3s\"",
+                  .min = 0, .max = 600'000,
+                  .doc = "On SIGTERM, how long clients get to close their streams before parleyd exits."});
 
-  r.add_section("tls", "Certificates, per host. TLS 1.2 and 1.3 only.");
-  r.add({"tls.certificate", OptionType::Path, "\"\"", {}, {}, {},
-         "PEM certificate chain for the host; empty means <state_dir>/certs/<host>.crt.", true});
-  r.add({"tls.key", OptionType::Path, "\"\"", {}, {}, {},
-         "PEM private key for the host; empty means <state_dir>/certs/<host>.key.", true});
+    registry.add_section("database", "PostgreSQL storage. By default parleyd runs a private cluster "
+                                     "under server.state_dir, reachable only by a Unix socket.");
+    registry.add({.key = "database.embedded", .type = OptionType::Boolean, .default_value = "true",
+                  .doc = "Run a private PostgreSQL cluster (initdb and pg_ctl) under server.state_dir."});
+    registry.add({.key = "database.data_dir", .type = OptionType::Path, .default_value = "\"postgres\"",
+                  .doc = "Data directory of the embedded cluster (relative to server.state_dir).",
+                  .path_base = PathBase::StateDir});
+    registry.add({.key = "database.dsn", .type = OptionType::String, .default_value = "\"\"",
+                  .doc = "libpq connection string used when database.embedded is false, e.g. "
+                         "\"host=/run/postgresql dbname=parley\". Use hostaddr= rather than a host name: "
+                         "libpq resolves names with a blocking lookup."});
 
-  r.add_section("c2s", "Client connections (RFC 6120).");
-  r.add({"c2s.interfaces", OptionType::StringList, "[\"0.0.0.0\", \"::\"]", {}, {}, {},
-         "Addresses to listen on for clients.", false});
-  r.add({"c2s.starttls_port", OptionType::Integer, "5222", 0, 65535, {},
-         "Port for STARTTLS client connections; 0 disables it.", false});
-  r.add({"c2s.direct_tls_port", OptionType::Integer, "5223", 0, 65535, {},
-         "Port for direct TLS client connections (XEP-0368); 0 disables it.", false});
-  r.add({"c2s.require_tls", OptionType::Boolean, "true", {}, {}, {},
-         "Refuse authentication before TLS. Only turn off for local testing.", true});
+    registry.add_section("c2s", "Client-to-server listeners (RFC 6120).");
+    registry.add({.key = "c2s.bind_addresses", .type = OptionType::StringList,
+                  .default_value = "[\"0.0.0.0\", \"::\"]", .min = 1,
+                  .doc = "Addresses the client listeners bind to."});
+    registry.add({.key = "c2s.starttls_port", .type = OptionType::Integer, .default_value = "5222",
+                  .min = 0, .max = 65535,
+                  .doc = "Port for connections that negotiate STARTTLS (RFC 6120 §5); 0 disables it."});
+    registry.add({.key = "c2s.direct_tls_port", .type = OptionType::Integer, .default_value = "5223",
+                  .min = 0, .max = 65535,
+                  .doc = "Port for direct TLS connections (XEP-0368); 0 disables it."});
+    registry.add({.key = "c2s.require_encryption", .type = OptionType::Boolean, .default_value = "true",
+                  .doc = "Refuse authentication before TLS is established (RFC 6120 §5.3.1). "
+                         "Only turn it off for local experiments.",
+                  .per_host = true});
+    registry.add({.key = "c2s.negotiation_timeout", .type = OptionType::Duration, .default_value = "\"30s\"",
+                  .min = 1'000, .max = 600'000,
+                  .doc = "Time a new connection has to finish TLS, SASL and resource binding; "
+                         "then it gets <connection-timeout/>."});
 
-  r.add_section("auth", "Authentication.");
-  r.add({"auth.scram_iterations", OptionType::Integer, "10000", 4096, 1000000, {},
-         "PBKDF2 iterations for newly stored SCRAM credentials (RFC 7677 asks for at least 4096).", false});
+    registry.add_section("auth", "Authentication (RFC 6120 §6).");
+    registry.add({.key = "auth.scram_iterations", .type = OptionType::Integer, .default_value = "10000",
+                  .min = 4096, .max = 1'000'000,
+                  .doc = "PBKDF2 iterations for newly stored SCRAM credentials (RFC 7677 asks for at least 4096)."});
 
-  r.add_section("limits", "Protection against abusive or broken peers.");
-  r.add({"limits.max_stanza_bytes", OptionType::Size, "\"256KiB\"", 1024, {}, {},
-         "Largest stanza accepted; larger ones end the stream with <policy-violation/>.", false});
-  r.add({"limits.max_depth", OptionType::Integer, "64", 4, 10000, {},
-         "Deepest element nesting inside a stanza.", false});
-  r.add({"limits.max_attributes", OptionType::Integer, "64", 4, 10000, {},
-         "Most attributes on one element.", false});
-  r.add({"limits.max_output_buffer", OptionType::Size, "\"2MiB\"", 65536, {}, {},
-         "Output queued for a client that does not read; past it the session is dropped.", false});
-  r.add({"limits.auth_failures_per_ip", OptionType::Integer, "20", 1, 100000, {},
-         "Failed authentications from one IP address within the window before further attempts are refused.",
-         false});
-  r.add({"limits.auth_failures_per_account", OptionType::Integer, "5", 1, 100000, {},
-         "Failed authentications for one account within the window before further attempts are refused.", false});
-  r.add({"limits.auth_failure_window", OptionType::Duration, "\"5m\"", 1, {}, {},
-         "Window over which failed authentications are counted.", false});
-}
-
-OptionRegistry all_options(std::span<const xmpp::ModuleDefinition* const> modules) {
-  OptionRegistry registry;
-  declare_core_options(registry);
-  for (const xmpp::ModuleDefinition* module : modules) {
-    if (module->declare_options) module->declare_options(registry);
-  }
-  return registry;
+    registry.add_section("limits", "Resource limits against abuse (RFC 6120 §13.12).");
+    registry.add({.key = "limits.max_stanza_bytes", .type = OptionType::Size, .default_value = "\"256KiB\"",
+                  .min = 10'000, .max = 64 << 20,
+                  .doc = "Largest stanza accepted; larger ones close the stream with <policy-violation/>."});
+    registry.add({.key = "limits.max_xml_depth", .type = OptionType::Integer, .default_value = "64",
+                  .min = 8, .max = 1024,
+                  .doc = "Deepest element nesting accepted inside a stanza."});
+    registry.add({.key = "limits.max_attributes", .type = OptionType::Integer, .default_value = "64",
+                  .min = 4, .max = 1024,
+                  .doc = "Most attributes accepted on one element."});
+    registry.add({.key = "limits.max_output_buffer", .type = OptionType::Size, .default_value = "\"2MiB\"",
+                  .min = 65'536,
+                  .doc = "Output queued for a client that does not read; past it the client is dropped "
+                         "(docs/ARCHITECTURE.md, back-pressure)."});
+    registry.add({.key = "limits.max_connections_per_ip", .type = OptionType::Integer, .default_value = "100",
+                  .min = 1, .max = 100'000,
+                  .doc = "Concurrent client connections accepted from one IP address."});
+    registry.add({.key = "limits.max_sessions_per_account", .type = OptionType::Integer, .default_value = "10",
+                  .min = 1, .max = 1000,
+                  .doc = "Concurrent resources one account may bind; one more gets <resource-constraint/>.",
+                  .per_host = true});
+    registry.add({.key = "limits.auth_failures_per_ip", .type = OptionType::Integer, .default_value = "20",
+                  .min = 1, .max = 100'000,
+                  .doc = "Failed authentications from one IP address within the window before further "
+                         "attempts get <temporary-auth-failure/>."});
+    registry.add({.key = "limits.auth_failures_per_account", .type = OptionType::Integer, .default_value = "5",
+                  .min = 1, .max = 100'000,
+                  .doc = "Failed authentications for one account within the window before further attempts "
+                         "get <temporary-auth-failure/>."});
+    registry.add({.key = "limits.auth_failure_window", .type = OptionType::Duration, .default_value = "\"5m\"",
+                  .min = 1'000, .max = 86'400'000,
+                  .doc = "Window over which failed authentications are counted."});
 }
 
 }  // namespace parley::core
