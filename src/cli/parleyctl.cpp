@@ -48,7 +48,7 @@ const char* const kUsageText =
     "  check-config         load and validate the config, then exit\n"
     "  migrate              apply database migrations\n"
     "  cert HOST...         write a self-signed certificate for the hosts to the\n"
-    "                       paths the config expects (tls.certificate / tls.key)\n"
+    "                       paths the config expects (certificate / key)\n"
     "  config-doc example   print a documented example config with every option\n"
     "  config-doc markdown  print the configuration reference in Markdown\n"
     "  version              print the version\n"

@@ -17,6 +17,15 @@ std::filesystem::path schema_dir() {
 }
 }  // namespace
 
+OptionRegistry all_options(std::span<const xmpp::ModuleDefinition* const> modules) {
+  OptionRegistry registry;
+  register_core_options(registry);
+  for (const xmpp::ModuleDefinition* module : modules) {
+    if (module->declare_options) module->declare_options(registry);
+  }
+  return registry;
+}
+
 std::filesystem::path state_dir(const Config& config) {
   std::filesystem::path dir = config.get_path("server.state_dir");
   std::error_code ec;
@@ -47,14 +56,14 @@ bool open_database(const Config& config, Logger& log, Database& database, std::s
 }
 
 std::filesystem::path certificate_path(const Config& config, const std::string& host) {
-  std::filesystem::path configured = config.get_path("tls.certificate", host);
-  if (!config.get_string("tls.certificate", host).empty()) return configured;
+  std::filesystem::path configured = config.get_path("certificate", host);
+  if (!configured.empty()) return configured;
   return config.get_path("server.state_dir") / "certs" / (host + ".crt");
 }
 
 std::filesystem::path key_path(const Config& config, const std::string& host) {
-  std::filesystem::path configured = config.get_path("tls.key", host);
-  if (!config.get_string("tls.key", host).empty()) return configured;
+  std::filesystem::path configured = config.get_path("key", host);
+  if (!configured.empty()) return configured;
   return config.get_path("server.state_dir") / "certs" / (host + ".key");
 }
 

@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "core/config.hpp"
+#include "core/core_options.hpp"
 #include "core/option.hpp"
 #include "net/tls_context.hpp"
 #include "store/embedded_postgres.hpp"
@@ -19,7 +20,7 @@ namespace parley::core {
 
 class Logger;
 
-void declare_core_options(OptionRegistry& registry);
+// The core's options (core_options.cpp) and every module's.
 OptionRegistry all_options(std::span<const xmpp::ModuleDefinition* const> modules);
 
 // The state dir, created if missing.

@@ -3,6 +3,8 @@
 #include <csignal>
 #include <iostream>
 
+#include "core/logger_from_config.hpp"
+
 namespace parley::core {
 
 Server::Server(std::filesystem::path config_path, std::span<const xmpp::ModuleDefinition* const> modules)
@@ -27,7 +29,12 @@ int Server::run() {
     return 2;
   }
   config_ = std::make_unique<Config>(std::move(std::get<Config>(loaded)));
-  log_ = std::make_unique<Logger>(parse_log_level(config_->get_string("server.log_level")));
+  auto logger = make_logger(*config_);
+  if (auto* error = std::get_if<std::string>(&logger)) {
+    std::cerr << "parleyd: " << *error << "\n";
+    return 2;
+  }
+  log_ = std::make_unique<Logger>(std::move(std::get<Logger>(logger)));
   // A client vanishing mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -81,7 +88,7 @@ void Server::reload() {
     log_->error("server", 0, "reload refused, keeping the running config: TLS: ", error);
     return;
   }
-  log_->set_level(parse_log_level(fresh->get_string("server.log_level")));
+  log_->set_level(parse_log_level(fresh->get_string("server.log_level")).value_or(LogLevel::Info));
   worker_->reload(*fresh, tls);
   retired_configs_.push_back(std::move(config_));
   config_ = std::move(fresh);

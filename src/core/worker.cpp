@@ -56,13 +56,16 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       accounts_(*database_),
       router_(*this),
       secret_(random_bytes(32)),
-      reaper_(new uv_check_t) {
+      reaper_(new uv_check_t),
+      housekeeping_(new uv_timer_t) {
   auth_throttle_ = std::make_unique<xmpp::AuthThrottle>(
       static_cast<int>(config.get_int("limits.auth_failures_per_ip")),
       static_cast<int>(config.get_int("limits.auth_failures_per_account")),
       std::chrono::duration_cast<std::chrono::seconds>(config.get_duration("limits.auth_failure_window")));
   uv_check_init(loop_, reaper_);
   reaper_->data = this;
+  uv_timer_init(loop_, housekeeping_);
+  housekeeping_->data = this;
 }
 
 Worker::~Worker() {
@@ -70,6 +73,8 @@ Worker::~Worker() {
   graveyard_.clear();
   hosts_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(reaper_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(housekeeping_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
 uint32_t Worker::scram_iterations() const {
@@ -79,6 +84,8 @@ uint32_t Worker::scram_iterations() const {
 bool Worker::start(std::string& error) {
   database_->start();
   start_hosts();
+  uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->expire_negotiations(); }, 1000,
+                 1000);
   return open_listeners(error);
 }
 
@@ -88,7 +95,7 @@ void Worker::start_hosts() {
   default_host_ = names.empty() ? std::string() : names.front();
   for (const std::string& name : names) {
     auto host = std::make_unique<xmpp::HostContext>(name, *this);
-    for (const std::string& wanted : config_->get_list("server.modules", name)) {
+    for (const std::string& wanted : config_->get_list("modules_enabled", name)) {
       for (const xmpp::ModuleDefinition* definition : module_definitions_) {
         if (definition->name == wanted) host->start_module(*definition);
       }
@@ -106,7 +113,7 @@ bool Worker::open_listeners(std::string& error) {
   for (Port port : {Port{"c2s.starttls_port", false}, Port{"c2s.direct_tls_port", true}}) {
     int64_t number = config_->get_int(port.option);
     if (number == 0) continue;
-    for (const std::string& address : config_->get_list("c2s.interfaces")) {
+    for (const std::string& address : config_->get_list("c2s.bind_addresses")) {
       bool direct_tls = port.direct_tls;
       auto listener = net::Listener::open(
           net_, address, static_cast<uint16_t>(number),
@@ -127,11 +134,32 @@ bool Worker::open_listeners(std::string& error) {
 
 void Worker::accept(std::unique_ptr<net::Connection> connection, bool direct_tls) {
   if (shutting_down_) return;
+  std::string ip = connection->remote_ip();
+  int& from_ip = connections_per_ip_[ip];
+  if (from_ip >= config_->get_int("limits.max_connections_per_ip")) {
+    log_.warn("worker", 0, "refusing a connection from ", ip, ": limits.max_connections_per_ip reached");
+    if (from_ip == 0) connections_per_ip_.erase(ip);
+    return;  // dropping the Connection closes it
+  }
+  ++from_ip;
   uint64_t id = next_session_id_++;
   auto session = std::make_unique<xmpp::C2sSession>(*this, id, std::move(connection), direct_tls);
   xmpp::C2sSession& ref = *session;
   c2s_.emplace(id, std::move(session));
+  negotiation_deadlines_.emplace_back(uv_now(loop_) + config_->get_duration("c2s.negotiation_timeout").count(), id);
   ref.start();
+}
+
+void Worker::expire_negotiations() {
+  uint64_t now = uv_now(loop_);
+  while (!negotiation_deadlines_.empty() && negotiation_deadlines_.front().first <= now) {
+    uint64_t id = negotiation_deadlines_.front().second;
+    negotiation_deadlines_.pop_front();
+    xmpp::C2sSession* session = find_c2s(id);
+    if (session && !session->bound()) {
+      session->close_with_stream_error("connection-timeout", "negotiation took too long");
+    }
+  }
 }
 
 xmpp::HostContext* Worker::find_host(std::string_view domain) {
@@ -147,6 +175,8 @@ xmpp::C2sSession* Worker::find_c2s(uint64_t id) {
 void Worker::retire(uint64_t id) {
   auto it = c2s_.find(id);
   if (it == c2s_.end()) return;
+  auto ip = connections_per_ip_.find(it->second->remote_ip());
+  if (ip != connections_per_ip_.end() && --ip->second <= 0) connections_per_ip_.erase(ip);
   graveyard_.push_back(std::move(it->second));
   c2s_.erase(it);
   uv_check_start(reaper_, on_reap);
@@ -176,7 +206,8 @@ void Worker::shutdown(std::function<void()> done) {
   for (auto& [id, session] : c2s_) open.push_back(session.get());
   for (xmpp::C2sSession* session : open) session->close_stream();
   log_.info("worker", 0, "closing ", open.size(), " sessions");
-  auto deadline = uv_now(loop_) + 3000;
+  uv_timer_stop(housekeeping_);
+  auto deadline = uv_now(loop_) + static_cast<uint64_t>(config_->get_duration("server.shutdown_grace").count());
   Ticker::start(loop_, 20, [this, deadline, done = std::move(done)]() {
     if (!c2s_.empty() && uv_now(loop_) < deadline) return true;
     database_->close([] {});

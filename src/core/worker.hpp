@@ -4,6 +4,7 @@
 // and the router. Server -> Worker -> Session is the ownership chain
 // (DESIGN.md "State and scale"); nothing here is global.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -77,6 +78,8 @@ class Worker final : public xmpp::Services {
   void accept(std::unique_ptr<net::Connection> connection, bool direct_tls);
   void start_hosts();
   static void on_reap(uv_check_t* handle);
+  // Once a second: sessions that did not finish negotiating in time.
+  void expire_negotiations();
 
   uv_loop_t* loop_;
   net::NetLoop net_;
@@ -95,7 +98,12 @@ class Worker final : public xmpp::Services {
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   std::unordered_map<uint64_t, std::unique_ptr<xmpp::C2sSession>> c2s_;
   std::vector<std::unique_ptr<xmpp::C2sSession>> graveyard_;
-  uv_check_t* reaper_;  // freed in its close callback
+  uv_check_t* reaper_;        // freed in its close callback
+  uv_timer_t* housekeeping_;  // likewise
+  // Sessions in accept order with their negotiation deadline (the timeout is
+  // the same for all, so the queue stays sorted).
+  std::deque<std::pair<uint64_t, uint64_t>> negotiation_deadlines_;
+  std::unordered_map<std::string, int> connections_per_ip_;
   uint64_t next_session_id_ = 1;
   bool shutting_down_ = false;
 };

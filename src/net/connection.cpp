@@ -156,6 +156,16 @@ void Connection::abort() {
 }
 
 std::string Connection::remote_address() const {
+    uint16_t port = 0;
+    std::string ip = peer_ip(&port);
+    if (ip.empty()) return {};
+    if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+    return ip + ":" + std::to_string(port);
+}
+
+std::string Connection::remote_ip() const { return peer_ip(nullptr); }
+
+std::string Connection::peer_ip(uint16_t* port) const {
     if (tcp_ == nullptr) return {};
     sockaddr_storage addr{};
     int len = sizeof addr;
@@ -164,11 +174,13 @@ std::string Connection::remote_address() const {
     if (addr.ss_family == AF_INET6) {
         const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
         uv_ip6_name(a6, ip, sizeof ip);
-        return "[" + std::string(ip) + "]:" + std::to_string(ntohs(a6->sin6_port));
+        if (port) *port = ntohs(a6->sin6_port);
+    } else {
+        const auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
+        uv_ip4_name(a4, ip, sizeof ip);
+        if (port) *port = ntohs(a4->sin_port);
     }
-    const auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
-    uv_ip4_name(a4, ip, sizeof ip);
-    return std::string(ip) + ":" + std::to_string(ntohs(a4->sin_port));
+    return ip;
 }
 
 void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {

@@ -79,6 +79,8 @@ public:
     void abort();
 
     std::string remote_address() const;  // "192.0.2.1:5222", "[2001:db8::1]:5222"
+    // The peer's IP alone ("192.0.2.1", "2001:db8::1"): the key for per-IP limits.
+    std::string remote_ip() const;
     TlsSession* tls() { return tls_.get(); }
     const TlsSession* tls() const { return tls_.get(); }
     bool is_tls() const { return tls_ != nullptr; }
@@ -96,6 +98,7 @@ private:
     static void on_handle_closed(uv_handle_t* handle);
 
     void handle_input(std::string_view bytes);
+    std::string peer_ip(uint16_t* port) const;
     void flush();
     void finish(std::string reason);        // close the socket now
     void finish_after_flush(std::string reason);

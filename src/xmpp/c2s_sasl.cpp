@@ -75,7 +75,7 @@ void C2sSession::handle_sasl(const xml::Element& element) {
 
 void C2sSession::sasl_auth(const xml::Element& auth) {
   scram_.reset();
-  bool tls_required = worker_.config().get_bool("c2s.require_tls", host_);
+  bool tls_required = worker_.config().get_bool("c2s.require_encryption", host_);
   if (!tls_ && tls_required) {
     // RFC 6120 §6.4.5 / §6.5.4: no authentication before TLS.
     sasl_failure(SaslCondition::EncryptionRequired, "use STARTTLS first");
@@ -270,8 +270,7 @@ void C2sSession::sasl_success(std::string_view username, std::string_view additi
   username_ = std::string(username);
   worker_.log().info("c2s", id(), "authenticated as ", username_, "@", host_);
   // RFC 6120 §6.4.6: the client restarts the stream over the same TLS layer.
-  parser_.reset();
-  state_ = State::AwaitStream;
+  restart_stream();
 }
 
 void C2sSession::sasl_failed_attempt(std::string_view username, std::string_view text) {

@@ -32,7 +32,7 @@ std::string random_token(size_t bytes) {
 xml::StreamLimits limits_from(const core::Config& config) {
   xml::StreamLimits limits;
   limits.max_stanza_bytes = config.get_size("limits.max_stanza_bytes");
-  limits.max_depth = static_cast<size_t>(config.get_int("limits.max_depth"));
+  limits.max_depth = static_cast<size_t>(config.get_int("limits.max_xml_depth"));
   limits.max_attributes = static_cast<size_t>(config.get_int("limits.max_attributes"));
   return limits;
 }
@@ -46,13 +46,14 @@ C2sSession::C2sSession(core::Worker& worker, uint64_t id, std::unique_ptr<net::C
       connection_(std::move(connection)),
       parser_(*this, limits_from(worker.config())),
       direct_tls_(direct_tls) {
-  remote_ip_ = connection_->remote_address();
+  remote_ip_ = connection_->remote_ip();
 }
 
 C2sSession::~C2sSession() = default;
 
 void C2sSession::start() {
-  worker_.log().info("c2s", id(), "connection from ", remote_ip_, direct_tls_ ? " (direct TLS)" : "");
+  worker_.log().info("c2s", id(), "connection from ", connection_->remote_address(),
+                     direct_tls_ ? " (direct TLS)" : "");
   if (direct_tls_) connection_->start_tls(worker_.tls_context());
   connection_->start(*this);
 }
@@ -90,17 +91,14 @@ void C2sSession::on_stream_open(const xml::Element& root, std::string_view defau
   if (auto jid = Jid::parse(to)) to = jid->domain();
   // RFC 6120 §4.9.3.10 and §4.9.3.6: a c2s stream speaks jabber:client to a domain we serve.
   if (default_ns != ns::client) {
-    send_stream_header(to);
     close_with_stream_error("invalid-namespace", "this port serves jabber:client streams");
     return;
   }
   if (!worker_.find_host(to)) {
-    send_stream_header(worker_.default_host());
     close_with_stream_error("host-unknown", "that domain is not served here");
     return;
   }
   if (!host_.empty() && host_ != to) {
-    send_stream_header(host_);
     close_with_stream_error("host-unknown", "a restarted stream must keep its domain");
     return;
   }
@@ -125,11 +123,12 @@ void C2sSession::send_stream_header(std::string_view from_host) {
   std::string out = "<?xml version='1.0'?>";
   xml::write_stream_header(root, ns::client, out);
   connection_->write(out);
+  header_sent_ = true;
 }
 
 void C2sSession::send_features() {
   xml::Element features("features", std::string(ns::streams));
-  bool tls_required = worker_.config().get_bool("c2s.require_tls", host_);
+  bool tls_required = worker_.config().get_bool("c2s.require_encryption", host_);
   if (!tls_) {
     xml::Element& starttls = features.append(xml::Element("starttls", std::string(ns::tls)));
     if (tls_required) starttls.append(xml::Element("required", std::string(ns::tls)));
@@ -186,13 +185,14 @@ void C2sSession::on_stream_close() {
 
 void C2sSession::on_stream_error(xml::StreamError error, std::string_view text) {
   worker_.log().info("c2s", id(), "stream error ", xml::stream_error_condition(error), ": ", text);
-  if (state_ == State::AwaitStream) send_stream_header(host_);
   close_with_stream_error(xml::stream_error_condition(error), text);
 }
 
 void C2sSession::close_with_stream_error(std::string_view condition, std::string_view text) {
   if (state_ == State::Closing || state_ == State::Closed) return;
   worker_.log().info("c2s", id(), "sending stream error ", condition);
+  // RFC 6120 §4.9.1.2: a stream error needs an open stream, even at the very start.
+  if (!header_sent_) send_stream_header(host_.empty() ? worker_.default_host() : host_);
   write_element(make_stream_error(condition, text));
   close_stream();
 }
@@ -226,7 +226,14 @@ void C2sSession::handle_starttls(const xml::Element& element) {
   }
   write_element(xml::Element("proceed", std::string(ns::tls)));
   connection_->start_tls(worker_.tls_context());
+  restart_stream();
+}
+
+// A new stream follows STARTTLS and SASL success; the old parser state and
+// any bytes after the triggering element are discarded (RFC 6120 §5.4.3.3).
+void C2sSession::restart_stream() {
   parser_.reset();
+  header_sent_ = false;
   state_ = State::AwaitStream;
 }
 
@@ -303,6 +310,12 @@ void C2sSession::handle_bind(const xml::Element& iq) {
   std::optional<Jid> full = Jid::make(username_, host_, resource);
   if (!full) {
     write_element(make_error_reply(iq, errors::bad_request, "that resource is not valid"));
+    return;
+  }
+  // RFC 6120 §7.6.2.1: too many resources for one account.
+  auto max_sessions = static_cast<size_t>(worker_.config().get_int("limits.max_sessions_per_account", host_));
+  if (worker_.sessions().resources(full->bare()).size() >= max_sessions && !worker_.sessions().find(*full)) {
+    write_element(make_error_reply(iq, errors::resource_constraint, "too many sessions for this account"));
     return;
   }
   set_jid(*full);

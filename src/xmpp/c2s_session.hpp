@@ -36,6 +36,8 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   // Ends the stream politely (</stream:stream>), e.g. at server shutdown.
   void close_stream();
   bool closed() const { return state_ == State::Closed; }
+  bool bound() const { return bound_; }
+  const std::string& remote_ip() const { return remote_ip_; }
 
  private:
   enum class State { AwaitStream, Negotiating, Closing, Closed };
@@ -51,6 +53,7 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void on_closed(std::string_view reason) override;
 
   void send_stream_header(std::string_view to_host);
+  void restart_stream();
   void send_features();
   void handle_starttls(const xml::Element& element);
   void handle_bind(const xml::Element& iq);
@@ -81,6 +84,7 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   bool tls_ = false;
   bool authenticated_ = false;
   bool bound_ = false;
+  bool header_sent_ = false;  // for the current stream
   std::string host_;        // the served domain the client asked for in 'to'
   std::string username_;    // after SASL success
   std::string remote_ip_;

@@ -76,11 +76,11 @@ TEST_CASE("config errors name the file, line and option") {
   CHECK(server.parleyctl({"check-config"}, out) == 2);
   CHECK(out.find("parley.toml:") != std::string::npos);
 
-  server.write_config("[limits]\nmax_depth = 2\n");
+  server.write_config("[limits]\nmax_xml_depth = 2\n");
   out.clear();
   CHECK(server.parleyctl({"check-config"}, out) == 2);
   CHECK(out.find("parley.toml:") != std::string::npos);
-  CHECK(out.find("limits.max_depth") != std::string::npos);
+  CHECK(out.find("limits.max_xml_depth") != std::string::npos);
 
   server.write_config("[limits]\nno_such_limit = 3\n");
   out.clear();
@@ -91,7 +91,7 @@ TEST_CASE("config errors name the file, line and option") {
 
 TEST_CASE("SIGHUP reloads the config without dropping sessions; SIGTERM closes streams and exits 0") {
   ServerOptions options;
-  options.extra_config = "[hosts.\"localhost\".server]\nmodules = [\"disco\"]\n";
+  options.extra_config = "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\"]\n";
   TestServer server(options);
   server.add_user("alice@localhost", "secret");
   RawClient client(server.starttls_port());
@@ -111,7 +111,7 @@ TEST_CASE("SIGHUP reloads the config without dropping sessions; SIGTERM closes s
   CHECK(after->attr("type") == "result");
 
   // A broken config on reload is refused and the server keeps running.
-  server.write_config("[c2s]\nrequire_tls = \"maybe\"\n");
+  server.write_config("[c2s]\nrequire_encryption = \"maybe\"\n");
   server.signal(SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(server.running());

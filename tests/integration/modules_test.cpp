@@ -84,7 +84,7 @@ TEST_CASE("ping, version, time and disco answer for the host") {
 TEST_CASE("a module disabled for a host answers service-unavailable and leaves disco") {
   ServerOptions options;
   options.hosts = {"localhost", "quiet.test"};
-  options.extra_config = "[hosts.\"quiet.test\".server]\nmodules = [\"disco\"]\n"
+  options.extra_config = "[hosts.\"quiet.test\"]\nmodules_enabled = [\"disco\"]\n"
                          "[modules.version]\nshow_os = true\n";
   TestServer server(options);
   server.add_user("alice@localhost", "secret");

@@ -156,10 +156,14 @@ void TestServer::write_config(const std::string& extra_config) {
   std::ofstream out(config_path_);
   out << "[server]\nstate_dir = \"" << dir_.string() << "\"\nlog_level = \"debug\"\n\n"
       << "[database]\nembedded = false\ndsn = \"" << conninfo_ << "\"\n\n"
-      << "[c2s]\ninterfaces = [\"127.0.0.1\"]\nstarttls_port = " << starttls_port_
+      << "[c2s]\nbind_addresses = [\"127.0.0.1\"]\nstarttls_port = " << starttls_port_
       << "\ndirect_tls_port = " << direct_tls_port_ << "\n\n"
       << "[auth]\nscram_iterations = 4096\n\n";
-  for (const std::string& host : options_.hosts) out << "[hosts.\"" << host << "\"]\n";
+  // A host table the test writes itself (to set per-host options) replaces ours.
+  for (const std::string& host : options_.hosts) {
+    std::string table = "[hosts.\"" + host + "\"]";
+    if (extra_config.find(table + "\n") == std::string::npos) out << table << "\n";
+  }
   out << "\n" << extra_config << "\n";
 }
 
