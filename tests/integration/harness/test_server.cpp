@@ -32,6 +32,9 @@ namespace {
 std::filesystem::path make_temp_dir(const char* prefix) {
   std::string pattern = (std::filesystem::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
   if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  // When the tests run as root, PostgreSQL runs as the postgres user and must
+  // be able to traverse into the cluster directory.
+  std::filesystem::permissions(pattern, std::filesystem::perms(0755));
   return pattern;
 }
 

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Interop: independent XMPP clients from Debian against a real parleyd.
+
+Runs parleyd on the embedded default (its own PostgreSQL, created by initdb
+on first start), creates users with parleyctl, then:
+  - two slixmpp clients (STARTTLS, and direct TLS) exchange a message, ping
+    the server and read its disco#info;
+  - go-sendxmpp sends a message (STARTTLS and direct TLS) that a slixmpp
+    client receives;
+  - SIGTERM: parleyd exits 0 and stops its PostgreSQL.
+Usage: interop_test.py PARLEYD PARLEYCTL
+"""
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+import slixmpp
+
+PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
+failures = []
+
+
+def check(condition, what):
+    print(("ok    " if condition else "FAIL  ") + what, flush=True)
+    if not condition:
+        failures.append(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, jid, password):
+        super().__init__(jid, password)
+        self.received = asyncio.Queue()
+        self.ready = asyncio.Event()
+        self.register_plugin("xep_0030")
+        self.register_plugin("xep_0199")
+        self.add_event_handler("session_start", self.on_start)
+        self.add_event_handler("message", lambda m: self.received.put_nowait(m))
+        self.add_event_handler("failed_auth", lambda _: self.ready.set())
+        # The test certificate is self-signed.
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE
+
+    async def on_start(self, _):
+        self.send_presence()
+        self.ready.set()
+
+
+async def slixmpp_part(port, direct_port):
+    alice = Client("alice@localhost/sli", "alice-pw")
+    bob = Client("bob@localhost/sli", "bob-pw")
+    alice.connect(("127.0.0.1", port))
+    bob.connect(("127.0.0.1", direct_port), use_ssl=True, force_starttls=False, disable_starttls=True)
+    await asyncio.wait_for(alice.ready.wait(), 20)
+    await asyncio.wait_for(bob.ready.wait(), 20)
+    check(alice.authenticated, "slixmpp signs in over STARTTLS")
+    check(bob.authenticated, "slixmpp signs in over direct TLS")
+
+    alice.send_message(mto="bob@localhost", mbody="hello from slixmpp", mtype="chat")
+    msg = await asyncio.wait_for(bob.received.get(), 10)
+    check(msg["body"] == "hello from slixmpp" and str(msg["from"]) == "alice@localhost/sli",
+          "slixmpp message delivered with the sender's full JID")
+
+    rtt = await alice["xep_0199"].ping(jid="localhost", timeout=10)
+    check(rtt is not None, "slixmpp pings the server")
+    info = await alice["xep_0030"].get_info(jid="localhost", timeout=10)
+    features = info["disco_info"]["features"]
+    check("urn:xmpp:ping" in features and "jabber:iq:version" in features,
+          "slixmpp reads the server's disco#info features")
+
+    for flags, label in (([], "STARTTLS"), (["-t"], "direct TLS")):
+        target = direct_port if flags else port
+        sent = subprocess.run(
+            ["go-sendxmpp", "-u", "alice@localhost", "-p", "alice-pw", "-j", f"127.0.0.1:{target}", "-n"]
+            + flags + ["bob@localhost"],
+            input=f"hello from go-sendxmpp over {label}\n", text=True, capture_output=True, timeout=60)
+        check(sent.returncode == 0, f"go-sendxmpp exits 0 over {label} ({sent.stderr.strip()})")
+        try:
+            msg = await asyncio.wait_for(bob.received.get(), 10)
+            body = msg["body"].strip()
+        except asyncio.TimeoutError:
+            body = None
+        check(body == f"hello from go-sendxmpp over {label}", f"go-sendxmpp message over {label} received")
+
+    wrong = Client("alice@localhost/bad", "wrong-password")
+    wrong.connect(("127.0.0.1", port))
+    await asyncio.wait_for(wrong.ready.wait(), 20)
+    check(not wrong.authenticated, "slixmpp with a wrong password is refused")
+    for c in (alice, bob, wrong):
+        c.disconnect()
+    await asyncio.sleep(0.5)
+
+
+def main():
+    logging.basicConfig(level=logging.ERROR)
+    tmp = tempfile.mkdtemp(prefix="parley-interop-")
+    os.chmod(tmp, 0o755)  # PostgreSQL runs as 'postgres' when we are root
+    port, direct_port = free_port(), free_port()
+    config = os.path.join(tmp, "parley.toml")
+    with open(config, "w") as f:
+        f.write(f"""[server]
+state_dir = "."
+log_level = "debug"
+[database]
+embedded = true
+[c2s]
+bind_addresses = ["127.0.0.1"]
+starttls_port = {port}
+direct_tls_port = {direct_port}
+[auth]
+scram_iterations = 4096
+[hosts."localhost"]
+""")
+    log = open(os.path.join(tmp, "parleyd.log"), "w")
+    server = None
+    try:
+        ctl = lambda *args, stdin="": subprocess.run([PARLEYCTL, "--config", config, *args], input=stdin,
+                                                     text=True, capture_output=True, timeout=120)
+        check(ctl("cert", "localhost").returncode == 0, "parleyctl cert writes a self-signed certificate")
+        for user in ("alice", "bob"):
+            r = ctl("user", "add", f"{user}@localhost", stdin=f"{user}-pw\n")
+            check(r.returncode == 0, f"parleyctl user add {user} (embedded PostgreSQL) {r.stderr.strip()}")
+        server = subprocess.Popen([PARLEYD, "--config", config], stdout=log, stderr=log)
+        check(wait_port(port), "parleyd listens")
+        asyncio.run(asyncio.wait_for(slixmpp_part(port, direct_port), 180))
+        server.send_signal(signal.SIGTERM)
+        check(server.wait(timeout=30) == 0, "parleyd exits 0 on SIGTERM")
+        status = subprocess.run(["pgrep", "-f", os.path.join(tmp, "postgres")], capture_output=True)
+        check(status.returncode != 0, "the embedded PostgreSQL stopped with parleyd")
+    finally:
+        if server and server.poll() is None:
+            server.kill()
+        log.close()
+        if failures:
+            print("---- parleyd log ----")
+            print(open(os.path.join(tmp, "parleyd.log")).read()[-6000:])
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} interop check(s) failed")
+        sys.exit(1)
+    print("all interop checks passed")
+
+
+if __name__ == "__main__":
+    main()
