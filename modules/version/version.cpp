@@ -2,7 +2,7 @@
 #include <sys/utsname.h>
 
 #include "core/option.hpp"
-#include "parley_version.hpp"
+#include "parley_build.hpp"
 #include "xmpp/module_api.hpp"
 
 namespace parley::modules {

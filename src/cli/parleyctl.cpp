@@ -15,7 +15,7 @@
 #include "core/log.hpp"
 #include "modules/builtin.hpp"
 #include "net/certificate.hpp"
-#include "parley_version.hpp"
+#include "parley_build.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_client.hpp"
 #include "store/pg_sync.hpp"

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "parley_build.hpp"
+
 #include "core/log.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_client.hpp"

@@ -4,7 +4,7 @@
 
 #include "core/server.hpp"
 #include "modules/builtin.hpp"
-#include "parley_version.hpp"
+#include "parley_build.hpp"
 
 int main(int argc, char** argv) {
   std::filesystem::path config = "conf/parley.toml";

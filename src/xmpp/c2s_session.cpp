@@ -239,9 +239,12 @@ void C2sSession::restart_stream() {
 
 // ---- output -----------------------------------------------------------------
 
+// Stream-level elements (features, errors) use the stream: prefix our header
+// declared, as clients expect.
 void C2sSession::write_element(const xml::Element& element) {
+  static constexpr xml::PrefixBinding kStreamPrefix{ns::streams, "stream"};
   std::string out;
-  xml::serialize(element, out, ns::client);
+  xml::serialize(element, out, ns::client, {&kStreamPrefix, 1});
   connection_->write(out);
 }
 

@@ -1,6 +1,7 @@
 #include "xmpp/hook_bus.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace parley::xmpp {
 

@@ -76,11 +76,10 @@ class HookBus {
   HookRegistration add(std::string_view name, int priority, std::function<HookResult(void*)> fn);
   void remove(const std::string& name, uint64_t id);
   HookResult fire_erased(std::string_view name, void* event);
-  void compact(Handlers& handlers);
-
   // Handlers live on the heap so a call in progress survives the vector
   // growing when another handler registers during a fire.
   using Handlers = std::vector<std::unique_ptr<Handler>>;
+  void compact(Handlers& handlers);
   std::unordered_map<std::string, Handlers, StringHash, std::equal_to<>> hooks_;
   uint64_t next_id_ = 1;
   int firing_ = 0;

@@ -9,7 +9,7 @@
 
 #include "core/config.hpp"
 #include "core/config_doc.hpp"
-#include "core/core_options.hpp"
+#include "config_test_options.hpp"
 #include "core/option_value.hpp"
 
 using namespace parley::core;
@@ -46,7 +46,7 @@ private:
 
 OptionRegistry core_registry() {
     OptionRegistry registry;
-    register_core_options(registry);
+    register_test_options(registry);
     return registry;
 }
 

@@ -18,7 +18,7 @@ namespace parley::test {
 class RawClient : private xml::StreamHandler {
  public:
   explicit RawClient(uint16_t port, bool direct_tls = false, std::string sni = "localhost");
-  ~RawClient() override;
+  ~RawClient();
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
 
