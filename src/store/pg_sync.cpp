@@ -12,6 +12,9 @@ PgSync::PgSync(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str()
     } else if (PQstatus(conn_) != CONNECTION_OK) {
         connect_error_ = PQerrorMessage(conn_);
         while (!connect_error_.empty() && connect_error_.back() == '\n') connect_error_.pop_back();
+    } else {
+        // Server NOTICEs ("already exists, skipping") are not for the user's terminal.
+        PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
     }
 }
 

@@ -52,10 +52,23 @@ TEST_CASE("malformed and restricted XML get the RFC's stream errors") {
   server.add_user("alice@localhost", "secret");
   CHECK(error_after(server, "<message><body>unclosed</message>", true) == "not-well-formed");
   CHECK(error_after(server, std::string("\x00\xff\xfe garbage <<<>>>", 17), false) == "not-well-formed");
-  CHECK(error_after(server, "<!DOCTYPE foo [<!ENTITY x 'y'>]>", false) == "restricted-xml");
+  // Inside the stream a DOCTYPE is not even well-formed XML; before it, it is restricted XML.
+  CHECK(error_after(server, "<!DOCTYPE foo [<!ENTITY x 'y'>]>", false) == "not-well-formed");
   CHECK(error_after(server, "<!-- a comment -->", true) == "restricted-xml");
   CHECK(error_after(server, "<?pi instruction?>", true) == "restricted-xml");
   CHECK(error_after(server, "<message><body>&custom;</body></message>", true) == "restricted-xml");
+  still_serving(server);
+}
+
+TEST_CASE("a DOCTYPE before the stream header gets restricted-xml") {
+  TestServer server;
+  server.add_user("alice@localhost", "secret");
+  RawClient client(server.starttls_port());
+  client.send(std::string("<?xml version='1.0'?><!DOCTYPE stream:stream>") + kStreamHeader);
+  std::optional<xml::Element> error = client.next_named("error");
+  REQUIRE(error);
+  CHECK(RawClient::stream_error_condition(*error) == "restricted-xml");
+  CHECK(client.wait_closed());
   still_serving(server);
 }
 

@@ -39,8 +39,9 @@ TEST_CASE("after STARTTLS every SCRAM variant and PLAIN authenticate") {
                  Case{"SCRAM-SHA-1-PLUS", "tls-exporter"}, Case{"SCRAM-SHA-256-PLUS", "tls-exporter"},
                  Case{"SCRAM-SHA-512-PLUS", "tls-exporter"}, Case{"SCRAM-SHA-256-PLUS", "tls-server-end-point"},
                  Case{"PLAIN", ""}}) {
-    CAPTURE(c.mechanism);
-    CAPTURE(c.cb_type);
+    std::string mechanism = c.mechanism, cb_type = c.cb_type;
+    CAPTURE(mechanism);
+    CAPTURE(cb_type);
     RawClient client(server.starttls_port());
     client.open_stream();
     xml::Element features = client.starttls();

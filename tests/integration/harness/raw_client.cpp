@@ -186,6 +186,7 @@ xml::Element RawClient::authenticate(const std::string& mechanism, const std::st
     send(sasl_element("auth", std::string("\0", 1) + user + std::string("\0", 1) + password, "PLAIN"));
     std::optional<xml::Element> answer = next();
     if (!answer) throw std::runtime_error("no answer to PLAIN");
+    if (answer->name() == "success") parser_.reset();
     return *answer;
   }
   std::optional<xmpp::sasl::ScramMechanism> m = xmpp::sasl::parse_scram_mechanism(mechanism);

@@ -79,7 +79,11 @@ std::string StropheClient::bound_jid() const {
   return jid ? jid : "";
 }
 
-void StropheClient::send(const std::string& xml) { xmpp_send_raw_string(conn_, "%s", xml.c_str()); }
+// libstrophe writes from its loop: run it briefly so the stanza leaves now.
+void StropheClient::send(const std::string& xml) {
+  xmpp_send_raw_string(conn_, "%s", xml.c_str());
+  pump(50);
+}
 
 void StropheClient::pump(int ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);

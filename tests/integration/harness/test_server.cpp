@@ -29,6 +29,12 @@ namespace parley::test {
 
 namespace {
 
+// Tests write to sockets the server may have closed on purpose.
+const bool sigpipe_ignored = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
 std::filesystem::path make_temp_dir(const char* prefix) {
   std::string pattern = (std::filesystem::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
   if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
