@@ -72,6 +72,13 @@ void register_core_options(OptionRegistry& registry) {
                   .min = 4096, .max = 1'000'000,
                   .doc = "PBKDF2 iterations for newly stored SCRAM credentials (RFC 7677 asks for at least 4096)."});
 
+    registry.add({.key = "auth.strict_channel_binding", .type = OptionType::Boolean, .default_value = "false",
+                  .doc = "Refuse SCRAM when the client says it supports channel binding but did not use it ('y' flag) "
+                         "although -PLUS is offered (RFC 5802 §6 downgrade protection). Off by default because clients "
+                         "that only know tls-unique (which TLS 1.3 lacks), such as slixmpp 1.8, send 'y' and would be "
+                         "refused.",
+                  .per_host = true});
+
     registry.add_section("limits", "Resource limits against abuse (RFC 6120 §13.12).");
     registry.add({.key = "limits.max_stanza_bytes", .type = OptionType::Size, .default_value = "\"256KiB\"",
                   .min = 10'000, .max = 64 << 20,

@@ -108,6 +108,8 @@ void C2sSession::sasl_auth(const xml::Element& auth) {
   }
   bool offers_plus = channel_binding("tls-exporter") || channel_binding("tls-server-end-point");
   scram_ = ScramExchange{};
+  // The 'y' downgrade check applies only in strict mode (see auth.strict_channel_binding).
+  offers_plus = offers_plus && worker_.config().get_bool("auth.strict_channel_binding", host_);
   scram_->hash = scram->hash;
   scram_->plus = scram->plus;
   scram_->offers_plus = offers_plus;

@@ -188,3 +188,24 @@ TEST_CASE("each virtual host presents its own certificate (SNI)") {
   CHECK(client.authenticate("SCRAM-SHA-256-PLUS", "carol", "pw").name() == "success");
   CHECK(client.bind("x", "b.test") == "carol@b.test/x");
 }
+
+TEST_CASE("the SCRAM 'y' flag is accepted by default and refused in strict mode (RFC 5802 §6)") {
+  {
+    TestServer server;
+    server.add_user("alice@localhost", "secret");
+    RawClient client(server.starttls_port());
+    client.open_stream();
+    client.starttls();
+    CHECK(client.authenticate("SCRAM-SHA-256", "alice", "secret", "y").name() == "success");
+  }
+  ServerOptions options;
+  options.extra_config = "[auth]\nstrict_channel_binding = true\nscram_iterations = 4096\n";
+  TestServer strict(options);
+  strict.add_user("alice@localhost", "secret");
+  RawClient client(strict.starttls_port());
+  client.open_stream();
+  client.starttls();
+  xml::Element refused = client.authenticate("SCRAM-SHA-256", "alice", "secret", "y");
+  CHECK(condition_of(refused, kSasl) == "not-authorized");
+  CHECK(client.authenticate("SCRAM-SHA-256-PLUS", "alice", "secret", "tls-exporter").name() == "success");
+}

@@ -60,7 +60,8 @@ class Client(slixmpp.ClientXMPP):
         self.register_plugin("xep_0199")
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", lambda m: self.received.put_nowait(m))
-        self.add_event_handler("failed_auth", lambda _: self.ready.set())
+        self.add_event_handler("failed_all_auth", lambda _: self.ready.set())
+        self.add_event_handler("disconnected", lambda _: self.ready.set())
         # The test certificate is self-signed.
         self.ssl_context.check_hostname = False
         self.ssl_context.verify_mode = ssl.CERT_NONE

@@ -196,7 +196,8 @@ xml::Element RawClient::authenticate(const std::string& mechanism, const std::st
     options.cb_type = cb_type;
     options.cb_data = channel_binding(cb_type).value_or("");
   }
-  options.client_supports_binding = m->plus;
+  // cb_type "y": a client that supports channel binding but does not use it.
+  options.client_supports_binding = m->plus || cb_type == "y";
   xmpp::sasl::ScramClient client(m->hash, user, password, options);
   send(sasl_element("auth", client.first_message(), mechanism));
   std::optional<xml::Element> challenge = next();

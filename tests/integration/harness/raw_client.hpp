@@ -28,7 +28,8 @@ class RawClient : private xml::StreamHandler {
   // STARTTLS: <starttls/>, expects <proceed/>, handshakes, reopens the stream.
   xml::Element starttls(const std::string& host = "localhost");
   // SASL with the given mechanism ("PLAIN", "SCRAM-SHA-256-PLUS", ...);
-  // returns the final <success/> or <failure/> element.
+  // returns the final <success/> or <failure/> element. cb_type "y" sends the
+  // gs2 'y' flag with a non-PLUS mechanism.
   xml::Element authenticate(const std::string& mechanism, const std::string& user, const std::string& password,
                             const std::string& cb_type = "tls-exporter");
   // After a successful authenticate: reopens the stream and binds; returns the full JID.
