@@ -38,7 +38,8 @@ std::filesystem::path state_dir(const Config& config) {
 bool open_database(const Config& config, Logger& log, Database& database, std::string& error) {
   auto log_line = [&log](std::string_view line) { log.info("database", 0, line); };
   if (config.get_bool("database.embedded")) {
-    std::filesystem::path data_dir = state_dir(config) / config.get_path("database.data_dir");
+    state_dir(config);  // created if missing
+    std::filesystem::path data_dir = config.get_path("database.data_dir");  // already under the state dir
     database.embedded = store::EmbeddedPostgres::start(data_dir, error, log_line);
     if (!database.embedded) return false;
     database.conninfo = database.embedded->conninfo();

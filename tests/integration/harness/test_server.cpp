@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,7 +82,7 @@ bool port_accepts(uint16_t port) {
 
 }  // namespace
 
-const std::string& cluster_conninfo() { return cluster().postgres->conninfo(); }
+std::string cluster_conninfo() { return cluster().postgres->conninfo(); }
 
 uint16_t free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -179,15 +180,20 @@ void TestServer::write_config(const std::string& extra_config) {
 
 void TestServer::start() {
   std::filesystem::path log_path = dir_ / "parleyd.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   std::string config = config_path_.string();
-  std::vector<char*> args = {const_cast<char*>(PARLEYD_PATH), const_cast<char*>("--config"), config.data(), nullptr};
-  int rc = posix_spawn(&pid_, PARLEYD_PATH, &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start parleyd");
+  pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("cannot fork for parleyd");
+  if (pid_ == 0) {
+    // parleyd must not outlive a test binary that crashed.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
+    int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    execl(PARLEYD_PATH, PARLEYD_PATH, "--config", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (port_accepts(starttls_port_)) return;

@@ -59,6 +59,6 @@ uint16_t free_port();
 // Runs a program (no shell); returns its exit code, collects stdout+stderr.
 int run_program(const std::vector<std::string>& argv, std::string& output, const std::string& stdin_text = {});
 // The shared throwaway cluster's connection string (started on first use).
-const std::string& cluster_conninfo();
+std::string cluster_conninfo();
 
 }  // namespace parley::test
