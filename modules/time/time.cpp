@@ -19,10 +19,11 @@ std::string utc_timestamp(std::time_t now) {
 std::string utc_offset(std::time_t now) {
   std::tm local{};
   localtime_r(&now, &local);
-  long minutes = local.tm_gmtoff / 60;
+  // Offsets are within ±18 h (XEP-0082 TZD), so two digits each always fit.
+  int minutes = static_cast<int>(local.tm_gmtoff / 60);
+  int magnitude = std::abs(minutes) % (24 * 60);
   char buffer[8];
-  std::snprintf(buffer, sizeof buffer, "%c%02ld:%02ld", minutes < 0 ? '-' : '+', std::labs(minutes) / 60,
-                std::labs(minutes) % 60);
+  std::snprintf(buffer, sizeof buffer, "%c%02d:%02d", minutes < 0 ? '-' : '+', magnitude / 60, magnitude % 60);
   return buffer;
 }
 

@@ -48,7 +48,7 @@ std::string Logger::format_line(std::chrono::system_clock::time_point when, LogL
     std::time_t time = static_cast<std::time_t>(seconds.count());
     std::tm utc{};
     gmtime_r(&time, &utc);
-    char stamp[40];
+    char stamp[96];  // room for any int the compiler imagines in each field
     std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
                   utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
 

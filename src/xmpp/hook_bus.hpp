@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -47,7 +48,8 @@ class HookBus {
   HookBus& operator=(const HookBus&) = delete;
 
   template <class Event>
-  [[nodiscard]] HookRegistration on(EventKey<Event> key, int priority, std::function<HookResult(Event&)> handler) {
+  [[nodiscard]] HookRegistration on(EventKey<Event> key, int priority,
+                                    std::type_identity_t<std::function<HookResult(Event&)>> handler) {
     return add(key.name, priority, [handler = std::move(handler)](void* event) {
       return handler(*static_cast<Event*>(event));
     });

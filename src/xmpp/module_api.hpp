@@ -123,7 +123,7 @@ class ModuleContext {
   // Registration; all of it is undone when the context is destroyed.
   void on_iq(IqType type, std::string_view ns, IqHandler handler, IqTarget target = IqTarget::Host);
   template <class Event>
-  void on(EventKey<Event> key, int priority, std::function<HookResult(Event&)> handler) {
+  void on(EventKey<Event> key, int priority, std::type_identity_t<std::function<HookResult(Event&)>> handler) {
     hook_registrations_.push_back(host_.hooks().on(key, priority, std::move(handler)));
   }
   void add_disco_feature(std::string feature);
