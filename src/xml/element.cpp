@@ -1,103 +1,117 @@
 #include "xml/element.hpp"
 
-#include <algorithm>
+#include <utility>
 
 namespace parley::xml {
 
 namespace {
+
 bool matches(const Element& e, std::string_view name, std::string_view ns) {
-  return (name.empty() || e.name() == name) && (ns.empty() || e.ns() == ns);
+    return (name.empty() || e.name() == name) && (ns.empty() || e.ns() == ns);
 }
+
 }  // namespace
 
-Element::Element() = default;
 Element::Element(std::string name, std::string ns) : name_(std::move(name)), ns_(std::move(ns)) {}
-Element::Element(const Element&) = default;
-Element::Element(Element&&) noexcept = default;
-Element& Element::operator=(const Element&) = default;
-Element& Element::operator=(Element&&) noexcept = default;
-Element::~Element() = default;
+
+Element::Element(std::string name, std::string ns, std::vector<Attribute> attributes)
+    : name_(std::move(name)), ns_(std::move(ns)), attributes_(std::move(attributes)) {}
 
 const std::string* Element::find_attr(std::string_view name, std::string_view ns) const {
-  for (const Attribute& a : attributes_) {
-    if (a.name == name && a.ns == ns) return &a.value;
-  }
-  return nullptr;
+    for (const Attribute& a : attributes_) {
+        if (a.name == name && a.ns == ns) return &a.value;
+    }
+    return nullptr;
 }
 
 std::string_view Element::attr(std::string_view name) const {
-  const std::string* value = find_attr(name);
-  return value ? std::string_view(*value) : std::string_view();
+    const std::string* value = find_attr(name);
+    return value ? std::string_view(*value) : std::string_view();
 }
 
 void Element::set_attr(std::string name, std::string value, std::string ns) {
-  for (Attribute& a : attributes_) {
-    if (a.name == name && a.ns == ns) {
-      a.value = std::move(value);
-      return;
+    for (Attribute& a : attributes_) {
+        if (a.name == name && a.ns == ns) {
+            a.value = std::move(value);
+            return;
+        }
     }
-  }
-  attributes_.push_back(Attribute{std::move(name), std::move(value), std::move(ns)});
+    attributes_.push_back(Attribute{std::move(name), std::move(value), std::move(ns)});
 }
 
-void Element::remove_attr(std::string_view name) {
-  std::erase_if(attributes_, [&](const Attribute& a) { return a.name == name && a.ns.empty(); });
+void Element::remove_attr(std::string_view name, std::string_view ns) {
+    std::erase_if(attributes_, [&](const Attribute& a) { return a.name == name && a.ns == ns; });
 }
 
 Element& Element::append(Element child) {
-  nodes_.push_back(Node{std::move(child)});
-  return nodes_.back().element();
+    return children_.emplace_back(std::move(child));
 }
 
 void Element::append_text(std::string_view text) {
-  if (text.empty()) return;
-  if (!nodes_.empty() && !nodes_.back().is_element()) {
-    std::get<1>(nodes_.back().value).append(text);
-  } else {
-    nodes_.push_back(Node{std::string(text)});
-  }
+    if (text.empty()) return;
+    // Parsers deliver character data in pieces; keep one segment per position.
+    if (!texts_.empty() && texts_.back().position == children_.size()) {
+        texts_.back().text.append(text);
+    } else {
+        texts_.push_back(TextNode{children_.size(), std::string(text)});
+    }
 }
 
 const Element* Element::first_child(std::string_view name, std::string_view ns) const {
-  for (const Element& c : children()) {
-    if (matches(c, name, ns)) return &c;
-  }
-  return nullptr;
+    for (const Element& c : children_) {
+        if (matches(c, name, ns)) return &c;
+    }
+    return nullptr;
 }
 
 Element* Element::first_child(std::string_view name, std::string_view ns) {
-  for (Element& c : children()) {
-    if (matches(c, name, ns)) return &c;
-  }
-  return nullptr;
-}
-
-size_t Element::element_count() const {
-  return static_cast<size_t>(std::count_if(nodes_.begin(), nodes_.end(), [](const Node& n) { return n.is_element(); }));
+    return const_cast<Element*>(std::as_const(*this).first_child(name, ns));
 }
 
 std::string Element::text() const {
-  std::string out;
-  for (const Node& n : nodes_) {
-    if (!n.is_element()) out += n.text();
-  }
-  return out;
+    if (texts_.size() == 1) return texts_.front().text;
+    std::string out;
+    for (const TextNode& t : texts_) out += t.text;
+    return out;
 }
 
 void Element::remove_children(std::string_view name, std::string_view ns) {
-  std::erase_if(nodes_, [&](const Node& n) { return n.is_element() && matches(n.element(), name, ns); });
+    // One pass over the children; text positions shift left by the number of
+    // removed elements before them, and runs that become adjacent are merged.
+    std::vector<std::size_t> removed_before(children_.size() + 1, 0);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < children_.size(); ++i) {
+        removed_before[i] = i - kept;
+        if (!matches(children_[i], name, ns)) {
+            if (kept != i) children_[kept] = std::move(children_[i]);
+            ++kept;
+        }
+    }
+    removed_before[children_.size()] = children_.size() - kept;
+    if (kept == children_.size()) return;
+    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(kept), children_.end());
+
+    std::vector<TextNode> merged;
+    merged.reserve(texts_.size());
+    for (TextNode& t : texts_) {
+        t.position -= removed_before[t.position];
+        if (!merged.empty() && merged.back().position == t.position) {
+            merged.back().text += t.text;
+        } else {
+            merged.push_back(std::move(t));
+        }
+    }
+    texts_ = std::move(merged);
 }
 
-void Element::clear_children() { nodes_.clear(); }
+void Element::clear_children() {
+    children_.clear();
+    texts_.clear();
+}
 
 bool Element::operator==(const Element& other) const {
-  if (name_ != other.name_ || ns_ != other.ns_ || nodes_ != other.nodes_) return false;
-  if (attributes_.size() != other.attributes_.size()) return false;
-  for (const Attribute& a : attributes_) {
-    const std::string* value = other.find_attr(a.name, a.ns);
-    if (!value || *value != a.value) return false;
-  }
-  return true;
+    return name_ == other.name_ && ns_ == other.ns_ && attributes_ == other.attributes_ &&
+           texts_ == other.texts_ && children_ == other.children_;
 }
 
 }  // namespace parley::xml

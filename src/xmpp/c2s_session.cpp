@@ -16,6 +16,10 @@ namespace parley::xmpp {
 
 namespace {
 
+// What our stream header declares: jabber:client as default, stream: prefix.
+constexpr xml::NamespaceDecl kStreamDeclarationList[] = {{"", ns::client}, {"stream", ns::streams}};
+constexpr std::span<const xml::NamespaceDecl> kStreamDeclarations{kStreamDeclarationList};
+
 std::string random_token(size_t bytes) {
   std::string raw(bytes, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
@@ -121,7 +125,7 @@ void C2sSession::send_stream_header(std::string_view from_host) {
   root.set_attr("version", "1.0");
   root.set_attr("lang", "en", std::string(ns::xml));
   std::string out = "<?xml version='1.0'?>";
-  xml::write_stream_header(root, ns::client, out);
+  xml::write_open_tag(root, out, {}, kStreamDeclarations);
   connection_->write(out);
   header_sent_ = true;
 }
@@ -242,9 +246,8 @@ void C2sSession::restart_stream() {
 // Stream-level elements (features, errors) use the stream: prefix our header
 // declared, as clients expect.
 void C2sSession::write_element(const xml::Element& element) {
-  static constexpr xml::PrefixBinding kStreamPrefix{ns::streams, "stream"};
   std::string out;
-  xml::serialize(element, out, ns::client, {&kStreamPrefix, 1});
+  xml::serialize(element, out, ns::client, kStreamDeclarations);
   connection_->write(out);
 }
 
