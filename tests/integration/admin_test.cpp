@@ -96,19 +96,12 @@ TEST_CASE("SIGHUP reloads the config without dropping sessions; SIGTERM closes s
   server.add_user("alice@localhost", "secret");
   RawClient client(server.starttls_port());
   client.login("alice", "secret", "stay");
-  client.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
-  std::optional<xml::Element> before = client.next_named("iq");
-  REQUIRE(before);
-  CHECK(condition_of(*before, kStanzaErrors) == "service-unavailable");
+  CHECK(condition_of(ping(client), kStanzaErrors) == "service-unavailable");
 
   server.write_config("");  // default modules: ping enabled
   server.signal(SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  client.send("<iq type='get' id='p2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
-  std::optional<xml::Element> after = client.next_named("iq");
-  REQUIRE(after);
-  CHECK(after->attr("id") == "p2");
-  CHECK(after->attr("type") == "result");
+  CHECK(ping(client).attr("type") == "result");
 
   // A broken config on reload is refused and the server keeps running.
   server.write_config("[c2s]\nrequire_encryption = \"maybe\"\n");

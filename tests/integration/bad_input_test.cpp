@@ -39,10 +39,7 @@ std::string error_after(TestServer& server, const std::string& bytes, bool authe
 void still_serving(TestServer& server) {
   RawClient client(server.starttls_port());
   client.login("alice", "secret", "check");
-  client.send("<iq type='get' id='alive' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
-  std::optional<xml::Element> pong = client.next_named("iq");
-  REQUIRE(pong);
-  CHECK(pong->attr("type") == "result");
+  CHECK(ping(client).attr("type") == "result");
 }
 
 }  // namespace

@@ -104,10 +104,7 @@ TEST_CASE("binding a full JID again replaces the old session, which gets <confli
   CHECK(RawClient::stream_error_condition(*error) == "conflict");
   CHECK(first.wait_closed());
   // The new session works.
-  second.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
-  std::optional<xml::Element> pong = second.next_named("iq");
-  REQUIRE(pong);
-  CHECK(pong->attr("type") == "result");
+  CHECK(ping(second).attr("type") == "result");
 }
 
 TEST_CASE("legacy session establishment and whitespace keepalives") {
@@ -115,16 +112,10 @@ TEST_CASE("legacy session establishment and whitespace keepalives") {
   server.add_user("alice@localhost", "secret");
   RawClient client(server.starttls_port());
   client.login("alice", "secret", "r");
-  client.send("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
-  std::optional<xml::Element> result = client.next_named("iq");
-  REQUIRE(result);
-  CHECK(result->attr("type") == "result");
-  CHECK(result->attr("id") == "s1");
+  xml::Element session = ask(client, "", "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>", "set");
+  CHECK(session.attr("type") == "result");
   client.send(" \n \t ");
-  client.send("<iq type='get' id='p2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
-  std::optional<xml::Element> pong = client.next_named("iq");
-  REQUIRE(pong);
-  CHECK(pong->attr("id") == "p2");
+  CHECK(ping(client).attr("type") == "result");
 }
 
 TEST_CASE("a client closing its stream gets the server's close and a closed connection") {

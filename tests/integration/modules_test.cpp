@@ -12,16 +12,6 @@ using namespace parley::test;
 
 namespace {
 
-xml::Element ask(RawClient& client, const std::string& to, const std::string& payload) {
-  static int counter = 0;
-  std::string id = "q" + std::to_string(++counter);
-  client.send("<iq type='get' id='" + id + "' to='" + to + "'>" + payload + "</iq>");
-  while (std::optional<xml::Element> e = client.next()) {
-    if (e->name() == "iq" && e->attr("id") == id) return *e;
-  }
-  throw std::runtime_error("no answer to " + payload);
-}
-
 std::set<std::string> features_of(const xml::Element& info) {
   std::set<std::string> features;
   for (const xml::Element& f : info.first_child("query")->children()) {
@@ -75,10 +65,7 @@ TEST_CASE("ping, version, time and disco answer for the host") {
   REQUIRE(items.first_child("query"));
 
   // A ping without 'to' is for the server too.
-  client.send("<iq type='get' id='noto'><ping xmlns='urn:xmpp:ping'/></iq>");
-  std::optional<xml::Element> answer = client.next_named("iq");
-  REQUIRE(answer);
-  CHECK(answer->attr("type") == "result");
+  CHECK(ping(client, "").attr("type") == "result");
 }
 
 TEST_CASE("a module disabled for a host answers service-unavailable and leaves disco") {

@@ -27,13 +27,7 @@ void online(RawClient& client, const std::string& user, const std::string& passw
 }
 
 // Round-trips a ping so that everything sent before has been routed.
-void sync(RawClient& client) {
-  client.send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
-  while (std::optional<xml::Element> e = client.next()) {
-    if (e->name() == "iq" && e->attr("id") == "sync") return;
-  }
-  FAIL("no answer to the sync ping");
-}
+void sync(RawClient& client) { ping(client); }
 
 std::optional<xml::Element> next_message(RawClient& client, int timeout_ms = 3000) {
   return client.next_named("message", timeout_ms);
@@ -128,12 +122,9 @@ TEST_CASE("IQ rules: unknown namespace, missing id, wrong child count") {
   RawClient alice(u.server.starttls_port());
   online(alice, "alice", "a", "desk", 0);
 
-  alice.send("<iq type='get' id='u1' to='localhost'><query xmlns='urn:example:unknown'/></iq>");
-  std::optional<xml::Element> unknown = alice.next_named("iq");
-  REQUIRE(unknown);
-  CHECK(unknown->attr("type") == "error");
-  CHECK(unknown->attr("id") == "u1");
-  CHECK(condition_of(*unknown, kStanzaErrors) == "service-unavailable");
+  xml::Element unknown = ask(alice, "localhost", "<query xmlns='urn:example:unknown'/>");
+  CHECK(unknown.attr("type") == "error");
+  CHECK(condition_of(unknown, kStanzaErrors) == "service-unavailable");
 
   alice.send("<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
   std::optional<xml::Element> no_id = alice.next_named("iq");
@@ -146,10 +137,7 @@ TEST_CASE("IQ rules: unknown namespace, missing id, wrong child count") {
   CHECK(two->attr("id") == "two");
   CHECK(condition_of(*two, kStanzaErrors) == "bad-request");
 
-  alice.send("<iq type='set' id='none' to='localhost'/>");
-  std::optional<xml::Element> none = alice.next_named("iq");
-  REQUIRE(none);
-  CHECK(condition_of(*none, kStanzaErrors) == "bad-request");
+  CHECK(condition_of(ask(alice, "localhost", "", "set"), kStanzaErrors) == "bad-request");
 }
 
 TEST_CASE("IQs between full JIDs, and their results routed back") {
@@ -170,11 +158,8 @@ TEST_CASE("IQs between full JIDs, and their results routed back") {
   CHECK(result->attr("from") == "bob@localhost/phone");
   CHECK(result->first_child("query")->first_child("name")->text() == "bobclient");
 
-  alice.send("<iq type='get' id='v2' to='bob@localhost/nothere'><query xmlns='jabber:iq:version'/></iq>");
-  std::optional<xml::Element> error = alice.next_named("iq");
-  REQUIRE(error);
-  CHECK(error->attr("id") == "v2");
-  CHECK(condition_of(*error, kStanzaErrors) == "service-unavailable");
+  xml::Element error = ask(alice, "bob@localhost/nothere", "<query xmlns='jabber:iq:version'/>");
+  CHECK(condition_of(error, kStanzaErrors) == "service-unavailable");
 }
 
 TEST_CASE("directed presence reaches the resource; bad addresses are refused") {

@@ -3,6 +3,9 @@
 #include <string>
 #include <string_view>
 
+#include <stdexcept>
+
+#include "harness/raw_client.hpp"
 #include "xml/element.hpp"
 
 namespace parley::test {
@@ -29,6 +32,24 @@ inline bool has_mechanism(const xml::Element& features, std::string_view name) {
     if (m.text() == name) return true;
   }
   return false;
+}
+
+// Sends an IQ of `type` with `payload` to `to` and returns the IQ that
+// answers it (matched by id), skipping anything else that arrives first.
+inline xml::Element ask(RawClient& client, const std::string& to, const std::string& payload,
+                        const std::string& type = "get") {
+  static int counter = 0;
+  std::string id = "ask" + std::to_string(++counter);
+  std::string to_attr = to.empty() ? std::string() : " to='" + to + "'";
+  client.send("<iq type='" + type + "' id='" + id + "'" + to_attr + ">" + payload + "</iq>");
+  while (std::optional<xml::Element> e = client.next()) {
+    if (e->name() == "iq" && e->attr("id") == id) return *e;
+  }
+  throw std::runtime_error("no answer to " + payload);
+}
+
+inline xml::Element ping(RawClient& client, const std::string& to = "localhost") {
+  return ask(client, to, "<ping xmlns='urn:xmpp:ping'/>");
 }
 
 }  // namespace parley::test
