@@ -29,6 +29,17 @@ void online(RawClient& client, const std::string& user, const std::string& passw
 // Round-trips a ping so that everything sent before has been routed.
 void sync(RawClient& client) { ping(client); }
 
+// alice@localhost/desk and bob@localhost/phone, both available at priority 0.
+struct OnlinePair : Users {
+  RawClient alice{server.starttls_port()};
+  RawClient bob{server.starttls_port()};
+  OnlinePair() {
+    online(alice, "alice", "a", "desk", 0);
+    online(bob, "bob", "b", "phone", 0);
+    sync(bob);
+  }
+};
+
 std::optional<xml::Element> next_message(RawClient& client, int timeout_ms = 3000) {
   return client.next_named("message", timeout_ms);
 }
@@ -36,12 +47,9 @@ std::optional<xml::Element> next_message(RawClient& client, int timeout_ms = 300
 }  // namespace
 
 TEST_CASE("a message to a full JID reaches that resource, with the sender's full JID") {
-  Users u;
-  RawClient alice(u.server.starttls_port());
-  RawClient bob(u.server.starttls_port());
-  online(alice, "alice", "a", "desk", 0);
-  online(bob, "bob", "b", "phone", 0);
-  sync(bob);
+  OnlinePair u;
+  RawClient& alice = u.alice;
+  RawClient& bob = u.bob;
   alice.send("<message to='bob@localhost/phone' type='chat' id='m1'><body>hi &amp; &lt;bye&gt;</body></message>");
   std::optional<xml::Element> m = next_message(bob);
   REQUIRE(m);
@@ -89,12 +97,9 @@ TEST_CASE("messages to a bare JID follow priorities (RFC 6121 §8.5.2.1)") {
 }
 
 TEST_CASE("a message to a resource that is not online goes to the bare JID (RFC 6121 §8.5.3.2.1)") {
-  Users u;
-  RawClient alice(u.server.starttls_port());
-  RawClient bob(u.server.starttls_port());
-  online(alice, "alice", "a", "desk", 0);
-  online(bob, "bob", "b", "phone", 0);
-  sync(bob);
+  OnlinePair u;
+  RawClient& alice = u.alice;
+  RawClient& bob = u.bob;
   alice.send("<message to='bob@localhost/gone' type='chat' id='g1'><body>x</body></message>");
   std::optional<xml::Element> m = next_message(bob);
   REQUIRE(m);
@@ -141,12 +146,9 @@ TEST_CASE("IQ rules: unknown namespace, missing id, wrong child count") {
 }
 
 TEST_CASE("IQs between full JIDs, and their results routed back") {
-  Users u;
-  RawClient alice(u.server.starttls_port());
-  RawClient bob(u.server.starttls_port());
-  online(alice, "alice", "a", "desk", 0);
-  online(bob, "bob", "b", "phone", 0);
-  sync(bob);
+  OnlinePair u;
+  RawClient& alice = u.alice;
+  RawClient& bob = u.bob;
   alice.send("<iq type='get' id='v1' to='bob@localhost/phone'><query xmlns='jabber:iq:version'/></iq>");
   std::optional<xml::Element> request = bob.next_named("iq");
   REQUIRE(request);
@@ -163,12 +165,9 @@ TEST_CASE("IQs between full JIDs, and their results routed back") {
 }
 
 TEST_CASE("directed presence reaches the resource; bad addresses are refused") {
-  Users u;
-  RawClient alice(u.server.starttls_port());
-  RawClient bob(u.server.starttls_port());
-  online(alice, "alice", "a", "desk", 0);
-  online(bob, "bob", "b", "phone", 0);
-  sync(bob);
+  OnlinePair u;
+  RawClient& alice = u.alice;
+  RawClient& bob = u.bob;
   alice.send("<presence to='bob@localhost/phone'><show>away</show></presence>");
   std::optional<xml::Element> p = bob.next_named("presence");
   REQUIRE(p);
