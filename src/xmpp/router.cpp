@@ -12,12 +12,18 @@ namespace parley::xmpp {
 
 namespace {
 
+// A session's stanzas carry the session's own JID as 'from' (already
+// normalised); others have theirs parsed.
 std::optional<RoutedStanza> make_routed(xml::Element element, Session* origin) {
   std::optional<StanzaKind> kind = stanza_kind(element);
   if (!kind) return std::nullopt;
   RoutedStanza s{std::move(element), *kind, {}, {}, {}, origin};
   s.type = std::string(effective_type(s.element, s.kind));
-  if (auto from = Jid::parse(s.element.attr("from"))) s.from = std::move(*from);
+  if (origin) {
+    s.from = origin->jid();
+  } else if (auto from = Jid::parse(s.element.attr("from"))) {
+    s.from = std::move(*from);
+  }
   if (const std::string* to = s.element.find_attr("to")) {
     if (auto parsed = Jid::parse(*to)) s.to = std::move(*parsed);
   }
@@ -33,12 +39,12 @@ bool is_subscription_type(std::string_view type) {
 Router::Router(Services& services) : services_(services) {}
 
 void Router::route_from_session(Session& origin, xml::Element element) {
-  const std::string* raw_to = element.find_attr("to");
+  bool has_to = element.find_attr("to") != nullptr;
   std::optional<RoutedStanza> parsed = make_routed(std::move(element), &origin);
   if (!parsed) return;
   RoutedStanza& s = *parsed;
   HostContext* sender_host = services_.find_host(origin.jid().domain());
-  if (raw_to && s.to.empty()) {
+  if (has_to && s.to.empty()) {
     // RFC 6120 §8.3.3.8: an unparseable 'to' is the sender's mistake.
     s.element.remove_attr("to");
     bounce(s, errors::jid_malformed, "the 'to' address is not a valid JID");
