@@ -15,8 +15,9 @@ class LoopWaiter {
   LoopWaiter(const LoopWaiter&) = delete;
   LoopWaiter& operator=(const LoopWaiter&) = delete;
 
-  // Runs the loop until done() returns true (checked after every loop
-  // iteration, so the exit is prompt) or timeout_s elapses. on_turn, if
+  // Runs the loop until done() returns true (checked after I/O and again
+  // before blocking for I/O, which catches changes made in close
+  // callbacks, so the exit is prompt) or timeout_s elapses. on_turn, if
   // set, runs once per iteration before done() — scenarios batch their
   // output there. Returns done()'s last value.
   bool run_until(const std::function<bool()>& done, double timeout_s,
@@ -27,10 +28,13 @@ class LoopWaiter {
 
  private:
   static void on_check(uv_check_t* check);
+  static void on_prepare(uv_prepare_t* prepare);
+  void check_done();
   static void on_timer(uv_timer_t* timer);
 
   uv_loop_t* loop_;
   uv_check_t* check_;  // freed in the close callback
+  uv_prepare_t* prepare_;  // freed in the close callback
   uv_timer_t* timer_;  // freed in the close callback
   const std::function<bool()>* done_ = nullptr;
   const std::function<void()>* on_turn_ = nullptr;
