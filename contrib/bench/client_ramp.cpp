@@ -47,8 +47,12 @@ void ClientRamp::on_closed(Client& client, std::string_view reason) {
   }
 }
 
-void ClientRamp::finish_all() {
+void ClientRamp::finish_streams() {
   for (auto& client : clients_) client->finish();
+}
+
+void ClientRamp::finish_all() {
+  finish_streams();
   run_.drain();
   clients_.clear();
 }

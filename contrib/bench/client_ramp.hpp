@@ -44,7 +44,10 @@ class ClientRamp : public ClientListener {
   uint64_t first_start_ns() const { return first_start_ns_; }
   uint64_t last_ready_ns() const { return last_ready_ns_; }
 
-  // Ends every client's stream and waits for the sockets to close.
+  // Ends every client's stream without waiting.
+  void finish_streams();
+  // finish_streams(), then waits until no socket of the run is open and
+  // drops the clients.
   void finish_all();
 
   void on_ready(Client& client) override;

@@ -16,7 +16,9 @@ class IdleRounds : public ScenarioRounds {
  public:
   explicit IdleRounds(BenchRun& run) : run_(run) {}
   ~IdleRounds() override {
-    for (auto& ramp : ramps_) ramp->finish_all();
+    // drain() waits for every socket of the run, so end all streams first.
+    for (auto& ramp : ramps_) ramp->finish_streams();
+    run_.drain();
   }
 
   RoundResult run_round(int round) override {
