@@ -26,7 +26,7 @@ bool is_error_message(std::string_view stanza) {
 RoundResult run_messages_round(BenchRun& run, int) {
   const auto pair_count = static_cast<std::size_t>(run.options.integer("--pairs", 50));
   const auto window = static_cast<std::size_t>(run.options.integer("--window", 20));
-  const auto total = static_cast<std::size_t>(run.options.integer("--messages", 50000));
+  const auto total = static_cast<std::size_t>(run.options.integer("--messages", 200000));
   const auto body_size = static_cast<std::size_t>(run.options.integer("--body-size", 100));
   RoundResult result;
 

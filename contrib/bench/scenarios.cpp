@@ -19,7 +19,7 @@ const std::vector<Scenario>& scenarios() {
       {"idle", "each round opens N more authenticated connections with presence; server RSS per connection",
        "-n N (1000)  -c C (100)  --settle SECONDS (1)", start_idle},
       {"messages", "P sender->receiver pairs, window W, M messages; msgs/s and per server CPU second",
-       "--pairs P (50)  --window W (20)  --messages M (50000)  --body-size BYTES (100)  -c C (100)  --settle S (0.5)",
+       "--pairs P (50)  --window W (20)  --messages M (200000)  --body-size BYTES (100)  -c C (100)  --settle S (0.5)",
        stateless_rounds<run_messages_round>},
   };
   return table;
