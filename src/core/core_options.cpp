@@ -67,6 +67,14 @@ void register_core_options(OptionRegistry& registry) {
                   .doc = "Time a new connection has to finish TLS, SASL and resource binding; "
                          "then it gets <connection-timeout/>."});
 
+    registry.add({.key = "c2s.ping_interval", .type = OptionType::Duration, .default_value = "\"60s\"",
+                  .min = 1'000, .max = 86'400'000,
+                  .doc = "After this long without input from a client, the server pings it (XEP-0199)."});
+    registry.add({.key = "c2s.ping_timeout", .type = OptionType::Duration, .default_value = "\"30s\"",
+                  .min = 1'000, .max = 3'600'000,
+                  .doc = "A client that sends nothing for this long after a ping is considered gone: "
+                         "its session ends with <connection-timeout/> and its contacts see it leave."});
+
     registry.add_section("auth", "Authentication (RFC 6120 §6).");
     registry.add({.key = "auth.scram_iterations", .type = OptionType::Integer, .default_value = "10000",
                   .min = 4096, .max = 1'000'000,

@@ -84,7 +84,7 @@ uint32_t Worker::scram_iterations() const {
 bool Worker::start(std::string& error) {
   database_->start();
   start_hosts();
-  uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->expire_negotiations(); }, 1000,
+  uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->housekeeping(); }, 1000,
                  1000);
   return open_listeners(error);
 }
@@ -148,6 +148,18 @@ void Worker::accept(std::unique_ptr<net::Connection> connection, bool direct_tls
   c2s_.emplace(id, std::move(session));
   negotiation_deadlines_.emplace_back(uv_now(loop_) + config_->get_duration("c2s.negotiation_timeout").count(), id);
   ref.start();
+}
+
+void Worker::housekeeping() {
+  expire_negotiations();
+  uint64_t now = uv_now(loop_);
+  auto interval = static_cast<uint64_t>(config_->get_duration("c2s.ping_interval").count());
+  auto timeout = static_cast<uint64_t>(config_->get_duration("c2s.ping_timeout").count());
+  std::vector<xmpp::C2sSession*> sessions;
+  sessions.reserve(c2s_.size());
+  for (auto& [id, session] : c2s_) sessions.push_back(session.get());
+  // Collected first: a timed-out session leaves the map while we go.
+  for (xmpp::C2sSession* session : sessions) session->check_liveness(now, interval, timeout);
 }
 
 void Worker::expire_negotiations() {

@@ -78,7 +78,8 @@ class Worker final : public xmpp::Services {
   void accept(std::unique_ptr<net::Connection> connection, bool direct_tls);
   void start_hosts();
   static void on_reap(uv_check_t* handle);
-  // Once a second: sessions that did not finish negotiating in time.
+  // Once a second: negotiation deadlines and client liveness.
+  void housekeeping();
   void expire_negotiations();
 
   uv_loop_t* loop_;

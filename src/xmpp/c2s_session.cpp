@@ -55,7 +55,41 @@ C2sSession::C2sSession(core::Worker& worker, uint64_t id, std::unique_ptr<net::C
 
 C2sSession::~C2sSession() = default;
 
+void C2sSession::check_liveness(uint64_t now_ms, uint64_t interval_ms, uint64_t timeout_ms) {
+  if (!bound_ || state_ != State::Negotiating) return;
+  if (!ping_id_.empty()) {
+    // Any input counts as a sign of life, not only the pong.
+    if (last_input_ms_ > ping_sent_ms_) {
+      ping_id_.clear();
+    } else if (now_ms - ping_sent_ms_ >= timeout_ms) {
+      worker_.log().info("c2s", id(), "no answer to a ping for ", timeout_ms, " ms");
+      close_with_stream_error("connection-timeout", "no answer to ping");
+      return;
+    }
+  }
+  if (ping_id_.empty() && now_ms - last_input_ms_ >= interval_ms) {
+    ping_id_ = "ping-" + random_token(6);
+    ping_sent_ms_ = now_ms;
+    xml::Element ping("iq", std::string(ns::client));
+    ping.set_attr("from", host_);
+    ping.set_attr("to", jid().str());
+    ping.set_attr("type", "get");
+    ping.set_attr("id", ping_id_);
+    ping.append(xml::Element("ping", "urn:xmpp:ping"));
+    write_element(ping);
+  }
+}
+
+bool C2sSession::answers_ping(const xml::Element& iq) {
+  if (ping_id_.empty() || iq.attr("id") != ping_id_) return false;
+  std::string_view type = iq.attr("type");
+  if (type != "result" && type != "error") return false;
+  ping_id_.clear();  // an error reply is an answer too: the client is there
+  return true;
+}
+
 void C2sSession::start() {
+  last_input_ms_ = uv_now(worker_.loop());
   worker_.log().info("c2s", id(), "connection from ", connection_->remote_address(),
                      direct_tls_ ? " (direct TLS)" : "");
   if (direct_tls_) connection_->start_tls(worker_.tls_context());
@@ -66,6 +100,7 @@ void C2sSession::start() {
 
 void C2sSession::on_data(std::string_view plaintext) {
   if (state_ == State::Closed || state_ == State::Closing) return;
+  last_input_ms_ = uv_now(worker_.loop());
   parser_.feed(plaintext);
 }
 
@@ -288,6 +323,7 @@ void C2sSession::handle_stanza(xml::Element&& element) {
     }
     return;
   }
+  if (*kind == StanzaKind::Iq && answers_ping(element)) return;
   if (*kind == StanzaKind::Iq && element.attr("type") == "set" && element.first_child("session", ns::session)) {
     handle_session_iq(element);
     return;

@@ -35,6 +35,10 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void close_with_stream_error(std::string_view condition, std::string_view text) override;
   // Ends the stream politely (</stream:stream>), e.g. at server shutdown.
   void close_stream();
+  // Liveness (XEP-0199 §4.2): after `interval` without input the server pings
+  // the client; without an answer (or any other input) within `timeout`
+  // the session ends with <connection-timeout/>. Called once a second.
+  void check_liveness(uint64_t now_ms, uint64_t interval_ms, uint64_t timeout_ms);
   bool closed() const { return state_ == State::Closed; }
   bool bound() const { return bound_; }
   const std::string& remote_ip() const { return remote_ip_; }
@@ -59,6 +63,8 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void handle_bind(const xml::Element& iq);
   void handle_session_iq(const xml::Element& iq);
   void handle_stanza(xml::Element&& element);
+  // True if `iq` answers our liveness ping (then it is consumed).
+  bool answers_ping(const xml::Element& iq);
   void write_element(const xml::Element& element);
   void finish(std::string_view reason);
   // Unbinds and tells modules (session/closed); idempotent.
@@ -89,6 +95,9 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   std::string username_;    // after SASL success
   std::string remote_ip_;
   int sasl_failures_ = 0;
+  uint64_t last_input_ms_ = 0;
+  std::string ping_id_;  // the server ping awaiting an answer, if any
+  uint64_t ping_sent_ms_ = 0;
 
   // An exchange in progress: SCRAM waits for the client-final message.
   struct ScramExchange {

@@ -167,7 +167,7 @@ void TestServer::write_config(const std::string& extra_config) {
   out << "[server]\nstate_dir = \"" << dir_.string() << "\"\nlog_level = \"debug\"\n\n"
       << "[database]\nembedded = false\ndsn = \"" << conninfo_ << "\"\n\n"
       << "[c2s]\nbind_addresses = [\"127.0.0.1\"]\nstarttls_port = " << starttls_port_
-      << "\ndirect_tls_port = " << direct_tls_port_ << "\n\n";
+      << "\ndirect_tls_port = " << direct_tls_port_ << "\n" << options_.c2s_config << "\n\n";
   // Fast credentials, unless the test writes its own [auth] table.
   if (extra_config.find("[auth]\n") == std::string::npos) out << "[auth]\nscram_iterations = 4096\n\n";
   // A host table the test writes itself (to set per-host options) replaces ours.

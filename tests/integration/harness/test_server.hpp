@@ -14,6 +14,8 @@ struct ServerOptions {
   std::vector<std::string> hosts = {"localhost"};
   // Extra TOML appended to the generated config (sections and per-host tables).
   std::string extra_config;
+  // Extra keys for the generated [c2s] table.
+  std::string c2s_config;
   bool start = true;
 };
 
