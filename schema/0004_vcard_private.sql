@@ -5,7 +5,7 @@ CREATE TABLE vcards (
     host text NOT NULL,
     username text NOT NULL,
     vcard text NOT NULL,
-    -- Hex SHA-1 of the decoded PHOTO/BINVAL (XEP-0153 §4.3); '' when the vCard has no photo.
+    -- Hex SHA-1 of the decoded PHOTO/BINVAL (XEP-0153 §3.1); '' when the vCard has no photo.
     avatar_hash text NOT NULL DEFAULT '',
     PRIMARY KEY (host, username),
     FOREIGN KEY (host, username) REFERENCES accounts ON DELETE CASCADE

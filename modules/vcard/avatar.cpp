@@ -29,9 +29,10 @@ std::string sha1_hex(std::string_view bytes) {
   return hex;
 }
 
-// Undirected available presence (RFC 6121 §4.2) is what XEP-0153 §4.1 stamps.
-bool is_undirected_available(const xmpp::RoutedStanza& s) {
-  return s.kind == xmpp::StanzaKind::Presence && s.to.empty() && s.type == "available";
+// XEP-0153 §4 (business rules): the update goes in every presence broadcast and in directed
+// presence too (MUC rooms, for instance); unavailable presence needs none.
+bool is_available_presence(const xmpp::RoutedStanza& s) {
+  return s.kind == xmpp::StanzaKind::Presence && s.type == "available";
 }
 }  // namespace
 
@@ -113,8 +114,8 @@ void AvatarCache::loaded(const std::string& bare, std::optional<std::string> has
 
 xmpp::HookResult AvatarCache::on_outbound(xmpp::StanzaEvent& event) {
   xmpp::RoutedStanza& s = event.stanza;
-  if (!is_undirected_available(s) || !s.origin) return xmpp::HookResult::Pass;
-  // XEP-0153 §4.1: a client that announces its own hash knows better.
+  if (!is_available_presence(s) || !s.origin) return xmpp::HookResult::Pass;
+  // XEP-0153 §4: a client that announces its own hash knows better.
   if (s.element.first_child("x", kVcardUpdateNs)) return xmpp::HookResult::Pass;
   Entry& entry = load(s.from);
   if (!entry.loaded) {
@@ -124,7 +125,7 @@ xmpp::HookResult AvatarCache::on_outbound(xmpp::StanzaEvent& event) {
     return xmpp::HookResult::Handled;
   }
   if (!entry.hash) return xmpp::HookResult::Pass;
-  // XEP-0153 §4.3: an empty <photo/> says "no avatar".
+  // XEP-0153 §4: an empty <photo/> says "no avatar".
   xml::Element& x = s.element.append(xml::Element("x", std::string(kVcardUpdateNs)));
   xml::Element& photo = x.append(xml::Element("photo", std::string(kVcardUpdateNs)));
   if (!entry.hash->empty()) photo.append_text(*entry.hash);

@@ -1,6 +1,6 @@
 #pragma once
 // XEP-0153: vCard-based avatars. The server knows each account's avatar hash
-// from the stored vCard and stamps it into the account's undirected presence.
+// from the stored vCard and stamps it into the available presence the account sends.
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,7 +15,7 @@ namespace parley::modules {
 inline constexpr std::string_view kVcardNs = "vcard-temp";
 inline constexpr std::string_view kVcardUpdateNs = "vcard-temp:x:update";
 
-// The hex SHA-1 of the decoded PHOTO/BINVAL (XEP-0153 §4.3), "" when the
+// The hex SHA-1 of the decoded PHOTO/BINVAL (XEP-0153 §3.1: of the image, not of its base64), "" when the
 // vCard has no photo, nullopt when BINVAL is not base64 (RFC 4648; line
 // breaks, common in vCards, are skipped).
 std::optional<std::string> avatar_hash(const xml::Element& vcard);
