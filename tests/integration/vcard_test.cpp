@@ -274,3 +274,13 @@ TEST_CASE("private: other users are forbidden, reserved namespaces not-acceptabl
   xml::Element got = ask(alice, "", "<query xmlns='jabber:iq:private'><p xmlns='urn:example'/></query>");
   CHECK(*got.first_child() == parse("<query xmlns='jabber:iq:private'><p xmlns='urn:example'>mine</p></query>"));
 }
+
+TEST_CASE("vcard, private: not enabled, their namespaces get service-unavailable") {
+  TestServer server;
+  server.add_user("alice@localhost", "a");
+  RawClient alice(server.starttls_port());
+  alice.login("alice", "a", "desk");
+  check_error(ask(alice, "", "<vCard xmlns='vcard-temp'/>"), "cancel", "service-unavailable");
+  check_error(ask(alice, "", "<query xmlns='jabber:iq:private'><p xmlns='urn:example'/></query>"), "cancel",
+              "service-unavailable");
+}
