@@ -25,7 +25,7 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add_section("modules.private", "Private XML storage (XEP-0049).");
   registry.add({"modules.private.max_bytes", core::OptionType::Size, "\"64KiB\"", 1024, 16 * 1024 * 1024, {},
                 "Largest element a user may store under one name and namespace, serialized; a larger one is "
-                "refused with <not-acceptable/>.",
+                "refused as not-acceptable.",
                 true});
 }
 

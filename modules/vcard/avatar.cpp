@@ -77,7 +77,10 @@ void AvatarCache::start() {
 
 void AvatarCache::stored(const std::string& bare, std::string hash) {
   auto it = entries_.find(bare);
-  if (it != entries_.end() && it->second.loaded) it->second.hash = std::move(hash);
+  if (it == entries_.end()) return;
+  it->second.hash = std::move(hash);
+  // A load still in flight was queued before the store and returns the old hash.
+  it->second.stored = true;
 }
 
 AvatarCache::Entry& AvatarCache::load(const xmpp::Jid& account) {
@@ -100,7 +103,7 @@ void AvatarCache::loaded(const std::string& bare, std::optional<std::string> has
   auto it = entries_.find(bare);
   if (it == entries_.end()) return;
   it->second.loaded = true;
-  it->second.hash = std::move(hash);
+  if (!it->second.stored) it->second.hash = std::move(hash);
   std::vector<std::pair<std::string, xml::Element>> held = std::move(it->second.held);
   // Replayed through the router so they take the normal path, now stamped.
   // The session may have gone meanwhile: look it up again by its JID.
@@ -114,21 +117,28 @@ void AvatarCache::loaded(const std::string& bare, std::optional<std::string> has
 
 xmpp::HookResult AvatarCache::on_outbound(xmpp::StanzaEvent& event) {
   xmpp::RoutedStanza& s = event.stanza;
-  if (!is_available_presence(s) || !s.origin) return xmpp::HookResult::Pass;
+  if (s.kind != xmpp::StanzaKind::Presence || !s.origin) return xmpp::HookResult::Pass;
   // XEP-0153 §4: a client that announces its own hash knows better.
-  if (s.element.first_child("x", kVcardUpdateNs)) return xmpp::HookResult::Pass;
-  Entry& entry = load(s.from);
-  if (!entry.loaded) {
+  bool stamp = is_available_presence(s) && !s.element.first_child("x", kVcardUpdateNs);
+  Entry* entry = nullptr;
+  if (stamp) {
+    entry = &load(s.from);
+  } else if (auto it = entries_.find(s.from.bare_str()); it != entries_.end()) {
+    entry = &it->second;
+  }
+  if (!entry) return xmpp::HookResult::Pass;
+  if (!entry->held.empty() || (stamp && !entry->loaded)) {
     // The hash is one query away: hold the presence rather than send it
-    // unstamped (other stanzas of the session may overtake it meanwhile).
-    entry.held.emplace_back(s.from.str(), s.element);
+    // unstamped, and later presence behind it so that the order stays
+    // (other stanzas of the session may overtake it meanwhile).
+    entry->held.emplace_back(s.from.str(), s.element);
     return xmpp::HookResult::Handled;
   }
-  if (!entry.hash) return xmpp::HookResult::Pass;
+  if (!stamp || !entry->hash) return xmpp::HookResult::Pass;
   // XEP-0153 §4: an empty <photo/> says "no avatar".
   xml::Element& x = s.element.append(xml::Element("x", std::string(kVcardUpdateNs)));
   xml::Element& photo = x.append(xml::Element("photo", std::string(kVcardUpdateNs)));
-  if (!entry.hash->empty()) photo.append_text(*entry.hash);
+  if (!entry->hash->empty()) photo.append_text(*entry->hash);
   return xmpp::HookResult::Pass;
 }
 

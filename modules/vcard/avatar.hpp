@@ -34,6 +34,7 @@ class AvatarCache : public std::enable_shared_from_this<AvatarCache> {
  private:
   struct Entry {
     bool loaded = false;
+    bool stored = false;  // a vCard was stored since the load began: its hash wins
     std::optional<std::string> hash;  // nullopt: no vCard stored, nothing to announce
     int sessions = 0;
     std::vector<std::pair<std::string, xml::Element>> held;  // (full JID, presence)

@@ -34,7 +34,7 @@ void declare_options(core::OptionRegistry& registry) {
                 "the user's presence, subscription from or both). The owner always may.",
                 true});
   registry.add({"modules.vcard.max_bytes", core::OptionType::Size, "\"64KiB\"", 1024, 16 * 1024 * 1024, {},
-                "Largest vCard a user may store, serialized; a larger one is refused with <not-acceptable/>.",
+                "Largest vCard a user may store, serialized; a larger one is refused as not-acceptable.",
                 true});
 }
 
@@ -53,25 +53,23 @@ void reply_with(const xmpp::IqRequest& request, const std::optional<std::string>
 
 void get(xmpp::ModuleContext& ctx, const VcardState& state, const xmpp::IqRequest& request) {
   const xmpp::Jid& owner = request.to();
-  bool own = request.from().bare() == owner.bare();
-  auto done = [request](store::PgResult&& result) {
-    if (!result.ok) {
-      request.error(xmpp::errors::internal_server_error);
-      return;
-    }
-    if (result.size() == 0) return reply_with(request, std::nullopt);
-    if (result.columns.size() == 2) {  // kLoadVcardForContact
-      if (result.at(0, 0) != "t") return request.error(xmpp::errors::forbidden, "only the user's contacts may read it");
-      return reply_with(request, result.at(0, 1));
-    }
-    reply_with(request, result.at(0, 0));
-  };
-  if (own || !state.contacts_only) {
-    ctx.database().execute(kLoadVcard, {owner.domain(), owner.node()}, std::move(done));
-  } else {
-    ctx.database().execute(kLoadVcardForContact, {owner.domain(), owner.node(), request.from().bare_str()},
-                           std::move(done));
+  if (request.from().bare() == owner.bare() || !state.contacts_only) {
+    ctx.database().execute(kLoadVcard, {owner.domain(), owner.node()}, [request](store::PgResult&& result) {
+      if (!result.ok) return request.error(xmpp::errors::internal_server_error);
+      reply_with(request, result.size() == 1 ? result.at(0, 0) : std::nullopt);
+    });
+    return;
   }
+  ctx.database().execute(kLoadVcardForContact, {owner.domain(), owner.node(), request.from().bare_str()},
+                         [request](store::PgResult&& result) {
+                           if (!result.ok || result.size() != 1) {
+                             return request.error(xmpp::errors::internal_server_error);
+                           }
+                           if (result.at(0, 0) != "t") {
+                             return request.error(xmpp::errors::forbidden, "only the user's contacts may read it");
+                           }
+                           reply_with(request, result.at(0, 1));
+                         });
 }
 
 void set(xmpp::ModuleContext& ctx, const VcardState& state, const xmpp::IqRequest& request) {
