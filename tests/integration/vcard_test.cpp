@@ -175,8 +175,10 @@ TEST_CASE("vcard: the avatar hash goes into the owner's presence (XEP-0153)") {
   ProfilesStarted u;
   RawClient& alice = *u.alice;
   RawClient& bob = *u.bob;
+  // Presence is held until the account's hash is loaded; a vCard get queues
+  // behind that load, so once it is answered bob is available.
   bob.send("<presence/>");
-  ping(bob);
+  ask(bob, "", "<vCard xmlns='vcard-temp'/>");
 
   // No vCard stored: nothing to announce.
   alice.send("<presence to='bob@localhost' id='p0'/>");
@@ -208,6 +210,18 @@ TEST_CASE("vcard: the avatar hash goes into the owner's presence (XEP-0153)") {
   REQUIRE(later);
   CHECK(later->attr("from") == "alice@localhost/laptop");
   CHECK(later->first_child("x", "vcard-temp:x:update")->first_child("photo")->text() == kHelloSha1);
+  // Presence sent behind a held one keeps its place.
+  RawClient third(u.server.starttls_port());
+  third.login("alice", "a", "tablet");
+  third.send("<presence to='bob@localhost' id='q1'/><presence to='bob@localhost' type='unavailable' id='q2'/>");
+  std::optional<xml::Element> available = bob.next_named("presence");
+  std::optional<xml::Element> unavailable = bob.next_named("presence");
+  REQUIRE(available);
+  REQUIRE(unavailable);
+  CHECK(available->attr("id") == "q1");
+  CHECK(available->first_child("x", "vcard-temp:x:update"));
+  CHECK(unavailable->attr("id") == "q2");
+  CHECK_FALSE(unavailable->first_child("x", "vcard-temp:x:update"));
 
   // Without a photo the hash is empty: "no avatar".
   REQUIRE(ask(alice, "", "<vCard xmlns='vcard-temp'><FN>Alice</FN></vCard>", "set").attr("type") == "result");
