@@ -6,6 +6,8 @@ extern const xmpp::ModuleDefinition disco_module;
 extern const xmpp::ModuleDefinition ping_module;
 extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
+extern const xmpp::ModuleDefinition vcard_module;
+extern const xmpp::ModuleDefinition private_module;
 
 std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
   static const xmpp::ModuleDefinition* const modules[] = {
@@ -13,6 +15,8 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
       &ping_module,
       &time_module,
       &version_module,
+      &vcard_module,
+      &private_module,
   };
   return modules;
 }
