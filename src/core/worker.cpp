@@ -83,6 +83,16 @@ uint32_t Worker::scram_iterations() const {
 
 bool Worker::start(std::string& error) {
   database_->start();
+  // Clients are let in only once the database can answer them, so the first
+  // logins after start-up don't fail for a connection still being made.
+  // Bounded: past the deadline we serve anyway (logins fail temporarily and
+  // the client keeps reconnecting).
+  uint64_t deadline = uv_now(loop_) + 10'000;
+  while (!database_->connected() && uv_now(loop_) < deadline) {
+    uv_run(loop_, UV_RUN_ONCE);
+    uv_update_time(loop_);
+  }
+  if (!database_->connected()) log_.warn("worker", 0, "database not connected yet; serving anyway");
   start_hosts();
   uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->housekeeping(); }, 1000,
                  1000);
