@@ -11,10 +11,11 @@ std::vector<std::string> match_candidates(const xmpp::Jid& address) {
     if (std::find(out.begin(), out.end(), value) == out.end()) out.push_back(std::move(value));
   };
   // XEP-0016 §2.1, in its order: user@domain/resource, user@domain,
-  // domain/resource, domain.
+  // domain/resource, domain. A domain/resource item names that resource of
+  // the domain itself, so user@domain/resource is not covered by it; the
+  // full and bare forms of a node-less address are exactly those two.
   add(address.str());
   add(address.bare_str());
-  if (!address.resource().empty()) add(address.domain() + "/" + address.resource());
   add(address.domain());
   return out;
 }

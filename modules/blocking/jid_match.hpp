@@ -10,7 +10,7 @@
 
 namespace parley::modules::blocking {
 
-// The (up to four) item values that would match `address`, without duplicates
+// The (up to three) item values that would match `address`, without duplicates
 // and without empty strings; a domain JID yields only itself.
 std::vector<std::string> match_candidates(const xmpp::Jid& address);
 

@@ -12,9 +12,10 @@ xmpp::Jid jid(const char* text) { return *xmpp::Jid::parse(text); }
 
 TEST_CASE("a full JID is matched by itself, its bare JID, domain/resource and domain") {
   CHECK(match_candidates(jid("Bob@Example.org/Phone")) ==
-        std::vector<std::string>{"bob@example.org/Phone", "bob@example.org", "example.org/Phone", "example.org"});
+        std::vector<std::string>{"bob@example.org/Phone", "bob@example.org", "example.org"});
   CHECK(match_candidates(jid("bob@example.org")) == std::vector<std::string>{"bob@example.org", "example.org"});
   CHECK(match_candidates(jid("example.org")) == std::vector<std::string>{"example.org"});
+  CHECK(match_candidates(jid("example.org/bot")) == std::vector<std::string>{"example.org/bot", "example.org"});
   CHECK(match_candidates(xmpp::Jid()).empty());
 }
 
