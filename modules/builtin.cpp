@@ -2,7 +2,9 @@
 
 namespace parley::modules {
 
+extern const xmpp::ModuleDefinition blocking_module;
 extern const xmpp::ModuleDefinition disco_module;
+extern const xmpp::ModuleDefinition last_module;
 extern const xmpp::ModuleDefinition ping_module;
 extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
@@ -11,7 +13,9 @@ extern const xmpp::ModuleDefinition private_module;
 
 std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
   static const xmpp::ModuleDefinition* const modules[] = {
+      &blocking_module,
       &disco_module,
+      &last_module,
       &ping_module,
       &time_module,
       &version_module,
