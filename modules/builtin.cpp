@@ -3,6 +3,7 @@
 namespace parley::modules {
 
 extern const xmpp::ModuleDefinition disco_module;
+extern const xmpp::ModuleDefinition offline_module;
 extern const xmpp::ModuleDefinition ping_module;
 extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
@@ -10,6 +11,7 @@ extern const xmpp::ModuleDefinition version_module;
 std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
   static const xmpp::ModuleDefinition* const modules[] = {
       &disco_module,
+      &offline_module,
       &ping_module,
       &time_module,
       &version_module,
