@@ -29,8 +29,8 @@ struct OfflineState : xmpp::ModuleState {
 void declare_options(core::OptionRegistry& registry) {
   registry.add_section("modules.offline", "Offline message storage (XEP-0160).");
   registry.add({"modules.offline.max_messages", core::OptionType::Integer, "1000", 1, 1000000, {},
-                "How many offline messages one account may have stored; further messages are refused with "
-                "<resource-constraint/> so the sender knows they were not kept.",
+                "How many offline messages one account may have stored; further messages are refused with a "
+                "resource-constraint error, so the sender knows they were not kept.",
                 true});
 }
 
@@ -112,7 +112,9 @@ void start(xmpp::ModuleContext& ctx) {
          [&ctx, &state](xmpp::StanzaEvent& event) { return store(ctx, state, event); });
 
   // The router has updated the session's availability before this fires.
-  ctx.on(xmpp::events::presence_broadcast, 0, [&ctx, &state](xmpp::StanzaEvent& event) {
+  // High priority and always Pass: a presence module that handles the
+  // broadcast must not keep the stored messages from being delivered.
+  ctx.on(xmpp::events::presence_broadcast, 100, [&ctx, &state](xmpp::StanzaEvent& event) {
     xmpp::Session* session = event.stanza.origin;
     if (!session) return xmpp::HookResult::Pass;
     if (!session->available() || session->priority() < 0) {
