@@ -5,6 +5,7 @@ namespace parley::modules {
 extern const xmpp::ModuleDefinition blocking_module;
 extern const xmpp::ModuleDefinition disco_module;
 extern const xmpp::ModuleDefinition last_module;
+extern const xmpp::ModuleDefinition offline_module;
 extern const xmpp::ModuleDefinition ping_module;
 extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
@@ -16,6 +17,7 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
       &blocking_module,
       &disco_module,
       &last_module,
+      &offline_module,
       &ping_module,
       &time_module,
       &version_module,
