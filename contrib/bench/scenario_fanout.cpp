@@ -65,7 +65,7 @@ class FanoutRounds : public ScenarioRounds {
     result.add("lat_p50_ms", quantile(arrivals_ms_, 0.5));
     const double elapsed = seconds_between(send_ns_, end_ns);
     result.add("presences_per_s", elapsed > 0 ? static_cast<double>(received_) / elapsed : 0);
-    if (cpu_before && cpu_after) result.add("cpu_s", *cpu_after - *cpu_before);
+    if (cpu_before && cpu_after) result.add("cpu_ms", (*cpu_after - *cpu_before) * 1e3);
     if (!done || errors_) {
       result.ok = false;
       result.note = !done ? "timeout: " + std::to_string(received_) + " of " + std::to_string(contact_count_) +

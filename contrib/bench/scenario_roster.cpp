@@ -56,7 +56,7 @@ RoundResult run_roster_round(BenchRun& run, int) {
   result.add("roster_ms", static_cast<double>(result_ns - get_sent_ns) / 1e6);
   result.add("total_ms", static_cast<double>(result_ns - started_ns) / 1e6);
   result.add("result_kib", static_cast<double>(result_bytes) / 1024.0);
-  if (cpu_before && cpu_after) result.add("cpu_s", *cpu_after - *cpu_before);
+  if (cpu_before && cpu_after) result.add("cpu_ms", (*cpu_after - *cpu_before) * 1e3);
   if (!error.empty()) {
     result.ok = false;
     result.note = "roster request failed (no roster on the server?): " + error;
