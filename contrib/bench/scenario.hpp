@@ -4,7 +4,8 @@
 //   RoundResult run_<name>_round(BenchRun& run, int round);
 // declare it in scenarios.cpp, add one row to the table there (wrapped in
 // stateless_rounds<>), and list the file in meson.build. A scenario that
-// keeps state across rounds implements ScenarioRounds instead (see idle). Read options with run.options.integer("--x", default)
+// keeps state across rounds implements ScenarioRounds instead (see idle,
+// fanout). Read options with run.options.integer("--x", default)
 // and list each in the row's options_help (unlisted options are refused).
 #pragma once
 

@@ -11,6 +11,8 @@ namespace parley::bench {
 RoundResult run_login_round(BenchRun& run, int round);
 std::unique_ptr<ScenarioRounds> start_idle(BenchRun& run);
 RoundResult run_messages_round(BenchRun& run, int round);
+std::unique_ptr<ScenarioRounds> start_fanout(BenchRun& run);
+RoundResult run_roster_round(BenchRun& run, int round);
 
 const std::vector<Scenario>& scenarios() {
   static const std::vector<Scenario> table = {
@@ -21,6 +23,10 @@ const std::vector<Scenario>& scenarios() {
       {"messages", "P sender->receiver pairs, window W, M messages; msgs/s and per server CPU second",
        "--pairs P (50)  --window W (20)  --messages M (200000)  --body-size BYTES (100)  -c C (100)  --settle S (0.5)",
        stateless_rounds<run_messages_round>},
+      {"fanout", "a hub with N online contacts (subscribed both ways) changes presence; time until all have it",
+       "--contacts N (1000)  -c C (100)  --settle SECONDS (1)", start_fanout},
+      {"roster", "the user with an N-item roster logs in and gets it; TCP connect -> roster result",
+       "--items N (1000)", stateless_rounds<run_roster_round>},
   };
   return table;
 }

@@ -98,4 +98,45 @@ StanzaScanner::Event StanzaScanner::next() {
   }
 }
 
+std::string_view root_name(std::string_view stanza) {
+  if (stanza.size() < 2 || stanza[0] != '<') return {};
+  std::size_t end = 1;
+  while (end < stanza.size() && stanza[end] != ' ' && stanza[end] != '>' && stanza[end] != '/' &&
+         stanza[end] != '\t' && stanza[end] != '\n' && stanza[end] != '\r')
+    ++end;
+  const std::string_view name = stanza.substr(1, end - 1);
+  const std::size_t colon = name.find(':');
+  return colon == std::string_view::npos ? name : name.substr(colon + 1);
+}
+
+// Only the start tag is searched, and a match must follow whitespace, so
+// "id" does not match inside "xml:id" or a child's attribute.
+std::string_view root_attribute(std::string_view stanza, std::string_view name) {
+  const std::string_view tag = stanza.substr(0, stanza.find('>'));
+  std::size_t pos = 0;
+  while ((pos = tag.find(name, pos)) != std::string_view::npos) {
+    const std::size_t eq = pos + name.size();
+    if (pos > 0 && (tag[pos - 1] == ' ' || tag[pos - 1] == '\t' || tag[pos - 1] == '\n') && eq + 1 < tag.size() &&
+        tag[eq] == '=' && (tag[eq + 1] == '\'' || tag[eq + 1] == '"')) {
+      const char quote = tag[eq + 1];
+      const std::size_t end = tag.find(quote, eq + 2);
+      if (end == std::string_view::npos) return {};
+      return tag.substr(eq + 2, end - eq - 2);
+    }
+    pos = eq;
+  }
+  return {};
+}
+
+std::size_t count_elements(std::string_view stanza, std::string_view name) {
+  std::size_t count = 0;
+  for (std::size_t at = stanza.find('<'); at != std::string_view::npos; at = stanza.find('<', at + 1)) {
+    if (stanza.substr(at + 1, name.size()) != name) continue;
+    const std::size_t after = at + 1 + name.size();
+    const char next = after < stanza.size() ? stanza[after] : '\0';
+    if (next == ' ' || next == '/' || next == '>' || next == '\t' || next == '\n' || next == '\r') ++count;
+  }
+  return count;
+}
+
 }  // namespace parley::bench

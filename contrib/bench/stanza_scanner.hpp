@@ -46,4 +46,16 @@ class StanzaScanner {
   std::string_view text_;
 };
 
+// Local name of a stanza's root element: "<stream:features ..." -> "features".
+std::string_view root_name(std::string_view stanza);
+
+// Value of attribute `name` on a stanza's root element ('...' or "..."),
+// empty if absent. Entities are not decoded: the generator only compares
+// JIDs, ids and types, which it or the server chose plainly.
+std::string_view root_attribute(std::string_view stanza, std::string_view name);
+
+// Number of elements named `name` (as written, prefix included) anywhere
+// in the stanza, the root included: "<item" counts, "<items" does not.
+std::size_t count_elements(std::string_view stanza, std::string_view name);
+
 }  // namespace parley::bench

@@ -30,18 +30,6 @@ void on_shutdown_done(uv_shutdown_t* req, int) {
   delete req;
 }
 
-// Local name of a stanza's root element: "<stream:features ..." -> "features".
-std::string_view local_name(std::string_view stanza) {
-  if (stanza.size() < 2 || stanza[0] != '<') return {};
-  std::size_t end = 1;
-  while (end < stanza.size() && stanza[end] != ' ' && stanza[end] != '>' && stanza[end] != '/' &&
-         stanza[end] != '\t' && stanza[end] != '\n' && stanza[end] != '\r')
-    ++end;
-  std::string_view name = stanza.substr(1, end - 1);
-  const std::size_t colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
-}
-
 // Character content of a simple element such as <challenge>BASE64</challenge>.
 std::string_view element_text(std::string_view stanza) {
   const std::size_t open_end = stanza.find('>');
@@ -49,25 +37,6 @@ std::string_view element_text(std::string_view stanza) {
   const std::size_t close = stanza.rfind('<');
   if (close == std::string_view::npos || close <= open_end) return {};
   return stanza.substr(open_end + 1, close - open_end - 1);
-}
-
-// Value of attribute `name` on the root element ('...' or "...").
-std::string_view attribute(std::string_view stanza, std::string_view name) {
-  const std::size_t tag_end = stanza.find('>');
-  std::string_view tag = stanza.substr(0, tag_end);
-  std::size_t pos = 0;
-  while ((pos = tag.find(name, pos)) != std::string_view::npos) {
-    const std::size_t eq = pos + name.size();
-    if (pos > 0 && (tag[pos - 1] == ' ' || tag[pos - 1] == '\t' || tag[pos - 1] == '\n') && eq + 1 < tag.size() &&
-        tag[eq] == '=' && (tag[eq + 1] == '\'' || tag[eq + 1] == '"')) {
-      const char quote = tag[eq + 1];
-      const std::size_t end = tag.find(quote, eq + 2);
-      if (end == std::string_view::npos) return {};
-      return tag.substr(eq + 2, end - eq - 2);
-    }
-    pos = eq;
-  }
-  return {};
 }
 
 std::string random_nonce() {
@@ -202,12 +171,12 @@ void Client::handle(StanzaScanner::Event event, std::string_view text) {
   if (event == Event::stream_open) return;
   if (event == Event::malformed) return fail("unparseable input from server");
   if (event == Event::stream_close) return fail("server closed the stream");
-  if (local_name(text) == "error" && text.find("http://etherx.jabber.org/streams") != std::string_view::npos)
+  if (root_name(text) == "error" && text.find("http://etherx.jabber.org/streams") != std::string_view::npos)
     return fail("stream error: " + std::string(text.substr(0, 300)));
   switch (state_) {
     case State::features: return handle_features(text);
     case State::starttls:
-      if (local_name(text) == "proceed") return begin_tls();
+      if (root_name(text) == "proceed") return begin_tls();
       return fail("STARTTLS refused");
     case State::sasl: return handle_sasl(text);
     case State::bind: return handle_bind(text);
@@ -217,7 +186,7 @@ void Client::handle(StanzaScanner::Event event, std::string_view text) {
 }
 
 void Client::handle_features(std::string_view stanza) {
-  if (local_name(stanza) != "features") return fail("expected stream features");
+  if (root_name(stanza) != "features") return fail("expected stream features");
   if (!ssl_) {
     if (stanza.find("urn:ietf:params:xml:ns:xmpp-tls") == std::string_view::npos)
       return fail("server offers no STARTTLS");
@@ -250,7 +219,7 @@ void Client::handle_features(std::string_view stanza) {
 }
 
 void Client::handle_sasl(std::string_view stanza) {
-  const std::string_view name = local_name(stanza);
+  const std::string_view name = root_name(stanza);
   if (name == "challenge") {
     auto decoded = base64_decode(element_text(stanza));
     if (!decoded || !scram_) return fail("bad SASL challenge");
@@ -277,8 +246,8 @@ void Client::handle_sasl(std::string_view stanza) {
 }
 
 void Client::handle_bind(std::string_view stanza) {
-  if (local_name(stanza) != "iq" || attribute(stanza, "id") != "bind1") return;
-  if (attribute(stanza, "type") != "result") return fail("bind failed: " + std::string(stanza.substr(0, 200)));
+  if (root_name(stanza) != "iq" || root_attribute(stanza, "id") != "bind1") return;
+  if (root_attribute(stanza, "type") != "result") return fail("bind failed: " + std::string(stanza.substr(0, 200)));
   const std::size_t open = stanza.find("<jid>");
   const std::size_t close = stanza.find("</jid>");
   if (open == std::string_view::npos || close == std::string_view::npos || close < open)

@@ -70,3 +70,36 @@ TEST_CASE("scanner reports comments and stray end tags as malformed") {
   b.feed("</x>");
   CHECK(b.next() == Event::malformed);
 }
+
+TEST_CASE("root_name strips the prefix of the root element") {
+  using parley::bench::root_name;
+  CHECK(root_name("<stream:features><bind/></stream:features>") == "features");
+  CHECK(root_name("<presence/>") == "presence");
+  CHECK(root_name("<iq\ttype='get'/>") == "iq");
+  CHECK(root_name("text") == "");
+}
+
+TEST_CASE("root_attribute reads the root start tag only") {
+  using parley::bench::root_attribute;
+  const std::string presence =
+      "<presence xml:id='x' from=\"bench1@localhost/hub\" id='p1'><status id='inner'>away</status></presence>";
+  CHECK(root_attribute(presence, "from") == "bench1@localhost/hub");
+  CHECK(root_attribute(presence, "id") == "p1");  // not xml:id, not the child's id
+  CHECK(root_attribute(presence, "type") == "");
+  CHECK(root_attribute("<iq type='result'/>", "type") == "result");
+  CHECK(root_attribute("<iq type='unterminated>", "type") == "");
+}
+
+TEST_CASE("count_elements counts start tags of exactly that name") {
+  using parley::bench::count_elements;
+  const std::string roster =
+      "<iq type='result' id='r'><query xmlns='jabber:iq:roster' ver='3'>"
+      "<item jid='a@x' subscription='both'/><item\tjid='b@x'><group>g</group></item>"
+      "<items/><item>odd</item></query></iq>";
+  CHECK(count_elements(roster, "item") == 3);
+  CHECK(count_elements(roster, "group") == 1);
+  CHECK(count_elements(roster, "iq") == 1);
+  CHECK(count_elements(roster, "query") == 1);
+  CHECK(count_elements("<iq type='result'/>", "item") == 0);
+  CHECK(count_elements("<item", "item") == 0);  // cut off: not a whole start tag
+}
