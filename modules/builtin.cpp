@@ -4,6 +4,7 @@ namespace parley::modules {
 
 extern const xmpp::ModuleDefinition disco_module;
 extern const xmpp::ModuleDefinition ping_module;
+extern const xmpp::ModuleDefinition roster_module;
 extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
 
@@ -11,6 +12,7 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
   static const xmpp::ModuleDefinition* const modules[] = {
       &disco_module,
       &ping_module,
+      &roster_module,
       &time_module,
       &version_module,
   };
