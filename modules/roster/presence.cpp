@@ -160,7 +160,8 @@ void start_presence(RosterState& state) {
     const xmpp::RoutedStanza& s = event.stanza;
     xmpp::Jid full = s.from;
     if (s.type == "unavailable") {
-      if (state.available.erase(full.str())) went_unavailable(state, full, s.element);
+      state.available.erase(full.str());
+      went_unavailable(state, full, s.element);
       return xmpp::HookResult::Pass;
     }
     if (s.type != "available") return xmpp::HookResult::Pass;
@@ -212,12 +213,14 @@ void start_presence(RosterState& state) {
     return xmpp::HookResult::Handled;
   });
 
-  // §4.5.2: a session that ends without unavailable presence (clean close,
-  // TCP reset, timeout) is announced as unavailable by the server.
+  // §4.5.2: a session that ends while available (clean close, TCP reset,
+  // timeout) is announced as unavailable by the server. The session's own
+  // flag is asked, not our set, so sessions older than a reload count too.
   ctx.on(xmpp::events::session_closed, 0, [&state](xmpp::SessionEvent& event) {
     const xmpp::Jid& full = event.session.jid();
     state.interested.erase(full.str());
-    if (!state.available.erase(full.str())) {
+    state.available.erase(full.str());
+    if (!event.session.available()) {
       state.directed.erase(full.str());
       return xmpp::HookResult::Pass;
     }

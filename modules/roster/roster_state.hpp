@@ -49,7 +49,7 @@ class RosterState : public xmpp::ModuleState {
   void deliver_to_available(const xmpp::Jid& user, const xml::Element& stanza);
 
   std::unordered_set<std::string> interested;                          // full JIDs
-  std::unordered_set<std::string> available;                           // full JIDs
+  std::unordered_set<std::string> available;                           // sent initial presence
   std::unordered_map<std::string, std::set<std::string>> directed;     // full JID -> targets
 
  private:

@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <thread>
 #include <memory>
 #include <vector>
 
@@ -469,4 +472,17 @@ TEST_CASE("directed presence is ended with unavailable when the session closes (
   CHECK(p->attr("type") == "unavailable");
   CHECK(p->attr("from") == "alice@localhost/desk");
   CHECK(p->attr("to") == "carol@localhost");
+}
+
+TEST_CASE("after a SIGHUP reload, sessions still go unavailable and the roster still works") {
+  Friends f;
+  f.server.write_config(roster_options().extra_config);
+  f.server.signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(jids(roster_get(*f.bob)) == std::vector<std::string>{"alice@localhost"});
+  f.alice->send("</stream:stream>");
+  std::optional<xml::Element> p = next_presence(*f.bob);
+  REQUIRE(p);
+  CHECK(p->attr("type") == "unavailable");
+  CHECK(p->attr("from") == "alice@localhost/desk");
 }
