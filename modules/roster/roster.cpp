@@ -32,9 +32,10 @@ void answer_get(RosterState& state, const xmpp::IqRequest& request, Roster& rost
 }
 
 // RFC 6121 §2.3.3 and §2.5: what a roster set may contain.
-bool validate_set(const xmpp::IqRequest& request, const xml::Element*& item, xmpp::Jid& contact) {
+bool validate_set(const xmpp::IqRequest& request, xmpp::Jid& contact) {
   const xml::Element& query = request.payload();
-  if (query.element_count() != 1 || !(item = query.first_child("item", kRosterNs))) {
+  const xml::Element* item = query.first_child("item", kRosterNs);
+  if (query.element_count() != 1 || !item) {
     request.error(xmpp::errors::bad_request, "a roster set carries exactly one item");
     return false;
   }
@@ -147,9 +148,8 @@ void start_roster_iq(RosterState& state) {
       xmpp::IqType::Set, kRosterNs,
       [&state](const xmpp::IqRequest& request) {
         if (!from_owner(request)) return;
-        const xml::Element* item = nullptr;
         xmpp::Jid contact;
-        if (!validate_set(request, item, contact)) return;
+        if (!validate_set(request, contact)) return;
         state.with_roster(request.from(), [&state, request, contact](Roster* roster) {
           if (!roster) return request.error(xmpp::errors::internal_server_error);
           answer_set(state, request, *request.payload().first_child("item", kRosterNs), contact, *roster);
