@@ -7,6 +7,7 @@ extern const xmpp::ModuleDefinition disco_module;
 extern const xmpp::ModuleDefinition last_module;
 extern const xmpp::ModuleDefinition offline_module;
 extern const xmpp::ModuleDefinition ping_module;
+extern const xmpp::ModuleDefinition roster_module;
 extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
 extern const xmpp::ModuleDefinition vcard_module;
@@ -19,6 +20,7 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
       &last_module,
       &offline_module,
       &ping_module,
+      &roster_module,
       &time_module,
       &version_module,
       &vcard_module,
