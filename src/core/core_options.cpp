@@ -17,7 +17,8 @@ void register_core_options(OptionRegistry& registry) {
                   .doc = "PEM private key matching `certificate`; empty means <server.state_dir>/certs/<host>.key.",
                   .per_host = true});
     registry.add({.key = "modules_enabled", .type = OptionType::StringList,
-                  .default_value = "[\"disco\", \"ping\", \"time\", \"version\"]",
+                  .default_value = "[\"blocking\", \"disco\", \"last\", \"offline\", \"ping\", \"private\", "
+                                   "\"roster\", \"time\", \"vcard\", \"version\"]",
                   .doc = "Modules enabled for the host, by name. A disabled module's namespaces get "
                          "service-unavailable and its disco features disappear.",
                   .per_host = true});

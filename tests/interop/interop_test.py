@@ -107,6 +107,24 @@ async def slixmpp_part(port, direct_port):
             body = None
         check(body == f"hello from go-sendxmpp over {label}", f"go-sendxmpp message over {label} received")
 
+    # Roster and presence subscription (RFC 6121) with slixmpp's own roster
+    # handling: bob authorizes and subscribes back automatically.
+    bob.auto_authorize = True
+    bob.auto_subscribe = True
+    await alice.get_roster()
+    alice.send_presence_subscription(pto="bob@localhost")
+    both = False
+    for _ in range(100):
+        item = alice.client_roster["bob@localhost"]
+        if item["subscription"] == "both":
+            both = True
+            break
+        await asyncio.sleep(0.1)
+    check(both, "slixmpp subscription alice<->bob reaches 'both' in alice's roster")
+    await asyncio.sleep(0.5)
+    check("sli" in alice.client_roster["bob@localhost"].resources,
+          "slixmpp sees the contact's resource online after subscribing")
+
     wrong = Client("alice@localhost/bad", "wrong-password")
     wrong.connect(("127.0.0.1", port))
     await asyncio.wait_for(wrong.ready.wait(), 20)
