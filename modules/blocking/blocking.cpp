@@ -7,6 +7,7 @@
 #include "core/option.hpp"
 #include "modules/blocking/blocking_state.hpp"
 #include "modules/blocking/jid_match.hpp"
+#include "modules/blocking/presence_effects.hpp"
 #include "xmpp/session_registry.hpp"
 
 namespace parley::modules::blocking {
@@ -107,6 +108,8 @@ void apply(const std::shared_ptr<Core>& core, const xmpp::IqRequest& request, co
       return;
     }
     UserList* list = core->find(key);
+    std::vector<std::string> changed = jids;
+    if (all && list) changed.assign(list->items.begin(), list->items.end());
     if (list) {
       if (all) {
         list->items.clear();
@@ -116,6 +119,7 @@ void apply(const std::shared_ptr<Core>& core, const xmpp::IqRequest& request, co
     }
     request.reply();
     if (list) push(*core, *list, list_payload(block ? "block" : "unblock", jids));
+    announce_presence_change(core, request.from().bare(), changed, block);
   });
 }
 

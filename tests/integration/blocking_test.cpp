@@ -268,3 +268,54 @@ TEST_CASE("bad block requests: malformed JIDs, no items, our own server; nothing
   CHECK(condition_of(unblock(alice, "<item jid='x@@y'/>"), kStanzaErrors) == "jid-malformed");
   CHECK(blocklist(alice).empty());
 }
+
+// The next presence from `from`, skipping the client's own presence echoes.
+std::optional<xml::Element> presence_from(RawClient& client, std::string_view from, int timeout_ms = 3000) {
+  while (std::optional<xml::Element> p = client.next_named("presence", timeout_ms)) {
+    if (p->attr("from") == from) return p;
+  }
+  return std::nullopt;
+}
+
+TEST_CASE("blocking a subscribed contact sends it unavailable presence; unblocking sends presence again") {
+  ServerOptions options;
+  options.extra_config =
+      "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\", \"ping\", \"roster\", \"blocking\"]\n";
+  TestServer server(options);
+  server.add_user("alice@localhost", "a");
+  server.add_user("bob@localhost", "b");
+  server.add_user("carol@localhost", "c");
+  {
+    // alice and bob see each other's presence; carol is a stranger to alice.
+    store::PgSync db(server.conninfo());
+    for (auto [user, contact] : {std::pair{"alice", "bob@localhost"}, std::pair{"bob", "alice@localhost"}}) {
+      REQUIRE(db.exec("INSERT INTO roster_items (host, username, contact, subscription, version) "
+                      "VALUES ('localhost', $1, $2, 'both', 1)",
+                      {std::string(user), std::string(contact)})
+                  .ok);
+    }
+  }
+  RawClient bob(server.starttls_port());
+  online(bob, "bob", "b", "phone");
+  RawClient carol(server.starttls_port());
+  online(carol, "carol", "c", "desk");
+  RawClient alice(server.starttls_port());
+  alice.login("alice", "a", "laptop");
+  alice.send("<presence><status>here</status></presence>");
+  std::optional<xml::Element> initial = presence_from(bob, "alice@localhost/laptop");
+  REQUIRE(initial);
+
+  CHECK(block(alice, "<item jid='bob@localhost'/><item jid='carol@localhost'/>").attr("type") == "result");
+  std::optional<xml::Element> gone = presence_from(bob, "alice@localhost/laptop");
+  REQUIRE(gone);
+  CHECK(gone->attr("type") == "unavailable");
+  CHECK_FALSE(presence_from(carol, "alice@localhost/laptop", 500));  // a stranger learns nothing
+
+  CHECK(unblock(alice, "").attr("type") == "result");  // unblock all
+  std::optional<xml::Element> back = presence_from(bob, "alice@localhost/laptop");
+  REQUIRE(back);
+  CHECK(back->attr("type").empty());
+  REQUIRE(back->first_child("status"));
+  CHECK(back->first_child("status")->text() == "here");
+  CHECK_FALSE(presence_from(carol, "alice@localhost/laptop", 500));
+}
