@@ -1,6 +1,6 @@
 #pragma once
 // Parses one standalone XML element, such as a payload a module stored as
-// text (vcard-temp, private XML storage). The same Expat-based parser and
+// text in the database. The same Expat-based parser and
 // restrictions as the stream (RFC 6120 §11.1) apply; the element must carry
 // its own namespace declarations, as xml::to_string writes them.
 #include <cstddef>
