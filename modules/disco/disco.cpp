@@ -1,5 +1,7 @@
 // XEP-0030: Service Discovery — what this host is and which features its
 // enabled modules registered. Items come from modules that add components.
+// XEP-0115: the same information hashed into a caps stream feature.
+#include "modules/disco/caps.hpp"
 #include "xmpp/module_api.hpp"
 
 namespace parley::modules {
@@ -15,12 +17,14 @@ void start(xmpp::ModuleContext& ctx) {
   xmpp::HostContext& host = ctx.host_context();
 
   ctx.on_iq(xmpp::IqType::Get, kInfoNs, [&host](const xmpp::IqRequest& request) {
-    // Nodes (XEP-0030 §3.2) are not used by the server itself yet.
-    if (!request.payload().attr("node").empty()) {
+    // The only node the server answers for is its caps node (XEP-0115 §6.2).
+    std::string_view node = request.payload().attr("node");
+    if (!node.empty() && node != std::string(disco::kCapsNode) + "#" + disco::caps_ver(host)) {
       request.error(xmpp::errors::item_not_found);
       return;
     }
     xml::Element query("query", std::string(kInfoNs));
+    if (!node.empty()) query.set_attr("node", std::string(node));
     for (const xmpp::DiscoIdentity& identity : host.disco_identities()) {
       xml::Element& e = query.append(xml::Element("identity", std::string(kInfoNs)));
       e.set_attr("category", identity.category);
@@ -31,6 +35,14 @@ void start(xmpp::ModuleContext& ctx) {
       query.append(xml::Element("feature", std::string(kInfoNs))).set_attr("var", feature);
     }
     request.reply(std::move(query));
+  });
+
+  ctx.on(xmpp::events::stream_features, 0, [&host](xmpp::StreamFeaturesEvent& event) {
+    xml::Element& c = event.features.append(xml::Element("c", std::string(disco::kCapsNs)));
+    c.set_attr("hash", "sha-1");
+    c.set_attr("node", std::string(disco::kCapsNode));
+    c.set_attr("ver", disco::caps_ver(host));
+    return xmpp::HookResult::Pass;
   });
 
   ctx.on_iq(xmpp::IqType::Get, kItemsNs, [&host](const xmpp::IqRequest& request) {

@@ -1,7 +1,13 @@
 // The first modules (ping, version, time, disco) and per-host enabling.
 #include <doctest/doctest.h>
 
+#include <openssl/evp.h>
+
+#include <algorithm>
 #include <set>
+#include <vector>
+
+#include "core/base64.hpp"
 
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
@@ -87,4 +93,48 @@ TEST_CASE("a module disabled for a host answers service-unavailable and leaves d
 
   xml::Element version = ask(client, "localhost", "<query xmlns='jabber:iq:version'/>");
   CHECK(version.first_child("query")->first_child("os"));  // per-config option reaches the module
+}
+
+TEST_CASE("the server announces entity capabilities (XEP-0115) that match its disco#info") {
+  TestServer server;
+  server.add_user("alice@localhost", "secret");
+  RawClient client(server.starttls_port());
+  client.open_stream();
+  xml::Element features = client.starttls();
+  const xml::Element* caps = features.first_child("c", "http://jabber.org/protocol/caps");
+  REQUIRE(caps);
+  CHECK(caps->attr("hash") == "sha-1");
+  std::string node = std::string(caps->attr("node")) + "#" + std::string(caps->attr("ver"));
+  REQUIRE(client.authenticate("SCRAM-SHA-256", "alice", "secret").name() == "success");
+  client.bind("caps");
+
+  // Recompute the verification string from what disco#info says (XEP-0115 §5.1).
+  xml::Element info = ask(client, "localhost", "<query xmlns='http://jabber.org/protocol/disco#info'/>");
+  std::vector<std::string> identities;
+  std::vector<std::string> features_list;
+  for (const xml::Element& e : info.first_child("query")->children()) {
+    if (e.name() == "identity") {
+      identities.push_back(std::string(e.attr("category")) + "/" + std::string(e.attr("type")) + "//" +
+                           std::string(e.attr("name")));
+    } else if (e.name() == "feature") {
+      features_list.emplace_back(e.attr("var"));
+    }
+  }
+  std::sort(identities.begin(), identities.end());
+  std::sort(features_list.begin(), features_list.end());
+  std::string s;
+  for (const std::string& i : identities) s += i + "<";
+  for (const std::string& f : features_list) s += f + "<";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(s.data(), s.size(), digest, &length, EVP_sha1(), nullptr);
+  CHECK(caps->attr("ver") == core::base64_encode(std::string_view(reinterpret_cast<char*>(digest), length)));
+
+  xml::Element by_node =
+      ask(client, "localhost", "<query xmlns='http://jabber.org/protocol/disco#info' node='" + node + "'/>");
+  CHECK(by_node.attr("type") == "result");
+  CHECK(by_node.first_child("query")->attr("node") == node);
+  xml::Element bogus =
+      ask(client, "localhost", "<query xmlns='http://jabber.org/protocol/disco#info' node='urn:nothing'/>");
+  CHECK(condition_of(bogus, kStanzaErrors) == "item-not-found");
 }
