@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/log.hpp"
+#include "store/pg_array.hpp"
 #include "core/option.hpp"
 #include "modules/blocking/blocking_state.hpp"
 #include "modules/blocking/jid_match.hpp"
@@ -140,7 +141,7 @@ void on_block(const std::shared_ptr<Core>& core, const xmpp::IqRequest& request)
     return;
   }
   const xmpp::Jid& user = request.from();
-  store::PgParams params{user.domain(), user.node(), pg_text_array(*jids)};
+  store::PgParams params{user.domain(), user.node(), store::format_text_array(*jids)};
   apply(core, request, kBlock, std::move(params), true, std::move(*jids), false);
 }
 
@@ -154,7 +155,7 @@ void on_unblock(const std::shared_ptr<Core>& core, const xmpp::IqRequest& reques
     apply(core, request, kUnblockAll, {user.domain(), user.node()}, false, {}, true);
     return;
   }
-  store::PgParams params{user.domain(), user.node(), pg_text_array(*jids)};
+  store::PgParams params{user.domain(), user.node(), store::format_text_array(*jids)};
   apply(core, request, kUnblock, std::move(params), false, std::move(*jids), false);
 }
 

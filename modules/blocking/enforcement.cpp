@@ -3,6 +3,7 @@
 // online users are checked in memory; for an account with no loaded list
 // (offline, or its list still loading) the check is one query.
 #include "core/log.hpp"
+#include "store/pg_array.hpp"
 #include "modules/blocking/blocking_state.hpp"
 #include "modules/blocking/jid_match.hpp"
 #include "xmpp/router.hpp"
@@ -71,7 +72,7 @@ void check_in_database(const std::shared_ptr<Core>& core, const xmpp::RoutedStan
   std::weak_ptr<Core> weak = core;
   xmpp::Jid user = s.to.bare();
   core->ctx.database().execute(
-      kCheck, {user.domain(), user.node(), pg_text_array(match_candidates(s.from))},
+      kCheck, {user.domain(), user.node(), store::format_text_array(match_candidates(s.from))},
       [weak, stanza = s.element, kind = s.kind, type = s.type](store::PgResult&& result) mutable {
         std::shared_ptr<Core> core = weak.lock();
         if (!core) return;

@@ -28,19 +28,4 @@ bool is_blocked(const std::set<std::string, std::less<>>& items, const xmpp::Jid
   return false;
 }
 
-std::string pg_text_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 }  // namespace parley::modules::blocking

@@ -17,8 +17,5 @@ std::vector<std::string> match_candidates(const xmpp::Jid& address);
 // True when one of `items` covers `address`.
 bool is_blocked(const std::set<std::string, std::less<>>& items, const xmpp::Jid& address);
 
-// A PostgreSQL text[] literal ({"a","b"}) for one parameter, quoting each
-// element, since resources may contain quotes, commas and backslashes.
-std::string pg_text_array(const std::vector<std::string>& values);
 
 }  // namespace parley::modules::blocking

@@ -4,6 +4,7 @@
 // presence (roster subscription from/both) are told anything, so blocking or
 // unblocking a stranger reveals nothing.
 #include "modules/blocking/presence_effects.hpp"
+#include "store/pg_array.hpp"
 
 #include "core/log.hpp"
 #include "modules/blocking/jid_match.hpp"
@@ -24,7 +25,7 @@ void announce_presence_change(const std::shared_ptr<Core>& core, const xmpp::Jid
   if (jids.empty()) return;
   std::weak_ptr<Core> weak = core;
   core->ctx.database().execute(
-      kSubscribedContacts, {user.domain(), user.node(), pg_text_array(jids)},
+      kSubscribedContacts, {user.domain(), user.node(), store::format_text_array(jids)},
       [weak, user, blocked](store::PgResult&& result) {
         std::shared_ptr<Core> core = weak.lock();
         if (!core || !result.ok) return;  // no roster table (roster disabled) or a reload: nothing to tell

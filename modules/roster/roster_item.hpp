@@ -56,8 +56,6 @@ Effect apply_outbound(RosterItem& item, SubscriptionType type);
 // The contact sent `type` to the user who owns the item (RFC 6121 §3.x.3).
 Effect apply_inbound(RosterItem& item, SubscriptionType type);
 
-// PostgreSQL text[] literals, for the groups column.
-std::vector<std::string> parse_pg_array(std::string_view text);
-std::string format_pg_array(const std::vector<std::string>& values);
+
 
 }  // namespace parley::modules::roster

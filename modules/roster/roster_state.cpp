@@ -1,4 +1,5 @@
 #include "modules/roster/roster_state.hpp"
+#include "store/pg_array.hpp"
 
 #include "core/log.hpp"
 #include "store/pg_client.hpp"
@@ -78,7 +79,7 @@ void RosterState::with_roster(const xmpp::Jid& user, RosterFn fn) {
         item.ask = row[4] == "t";
         item.pending_in = row[5] == "t";
         item.approved = row[6] == "t";
-        item.groups = parse_pg_array(row[7].value_or("{}"));
+        item.groups = store::parse_text_array(row[7].value_or("{}"));
         roster->items.emplace(item.contact, std::move(item));
       }
     }
@@ -121,7 +122,7 @@ void RosterState::store(const xmpp::Jid& user, Roster& roster, const RosterItem&
   ctx.database().execute(kUpsertItem,
                          {user.domain(), user.node(), item.contact, name,
                           std::string(subscription_name(item.subscription)), boolean(item.ask),
-                          boolean(item.pending_in), boolean(item.approved), format_pg_array(item.groups),
+                          boolean(item.pending_in), boolean(item.approved), store::format_text_array(item.groups),
                           std::to_string(version)},
                          [this, alive](store::PgResult&& result) {
                            if (!result.ok && !alive.expired() && *alive.lock()) log_failure("item write", result);

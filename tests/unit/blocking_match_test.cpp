@@ -1,4 +1,4 @@
-// XEP-0191 JID matching (XEP-0016 §2.1) and the text[] parameter encoding.
+// XEP-0191 JID matching (XEP-0016 §2.1).
 #include <doctest/doctest.h>
 
 #include "modules/blocking/jid_match.hpp"
@@ -34,7 +34,3 @@ TEST_CASE("block-list items cover addresses per XEP-0016 §2.1") {
   CHECK_FALSE(is_blocked(items, jid("alice@example.org")));
 }
 
-TEST_CASE("text[] literals quote every element") {
-  CHECK(pg_text_array({}) == "{}");
-  CHECK(pg_text_array({"a@b", "c@d/x\"y\\z,w"}) == "{\"a@b\",\"c@d/x\\\"y\\\\z,w\"}");
-}

@@ -1,5 +1,5 @@
 // The roster module's pure logic: the subscription state machine (RFC 6121
-// Appendix A) and the text[] literals of the groups column.
+// Appendix A) and item serialization.
 #include <doctest/doctest.h>
 
 #include "modules/roster/roster_item.hpp"
@@ -82,13 +82,6 @@ TEST_CASE("unsubscribe and unsubscribed take away one direction each (§3.2, §3
   CHECK(e.send_unavailable);
   apply_inbound(other, SubscriptionType::Unsubscribed);
   CHECK(other.subscription == Subscription::None);
-}
-
-TEST_CASE("groups round-trip through PostgreSQL array literals") {
-  std::vector<std::string> groups = {"Friends", "Work, \"co\"", "back\\slash", "{}"};
-  CHECK(parse_pg_array(format_pg_array(groups)) == groups);
-  CHECK(parse_pg_array("{}").empty());
-  CHECK(parse_pg_array("{a,\"b c\"}") == std::vector<std::string>{"a", "b c"});
 }
 
 TEST_CASE("items serialize as RFC 6121 §2.1.2 says") {
