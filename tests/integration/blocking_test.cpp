@@ -15,7 +15,7 @@ constexpr std::string_view kBlockingNs = "urn:xmpp:blocking";
 
 ServerOptions blocking_options() {
   ServerOptions options;
-  options.extra_config = "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\", \"ping\", \"blocking\", \"last\"]\n";
+  options.modules = {"disco", "ping", "blocking", "last"};
   return options;
 }
 
@@ -208,18 +208,7 @@ TEST_CASE("sending to a blocked JID gives not-acceptable with <blocked/>") {
 
 TEST_CASE("the block list is enforced for an offline user and survives a new login") {
   Users u;
-  store::PgSync db(u.server.conninfo());
-  // The roster schema belongs to the roster module; created here if absent so
-  // that last activity can tell a subscribed contact.
-  REQUIRE(db.exec("CREATE TABLE IF NOT EXISTS roster_items (host text NOT NULL, username text NOT NULL,"
-                  " contact text NOT NULL, name text, subscription text NOT NULL DEFAULT 'none',"
-                  " ask boolean NOT NULL DEFAULT false, pending_in boolean NOT NULL DEFAULT false,"
-                  " approved boolean NOT NULL DEFAULT false, groups text[] NOT NULL DEFAULT '{}',"
-                  " version bigint NOT NULL, PRIMARY KEY (host, username, contact))")
-              .ok);
-  REQUIRE(db.exec("INSERT INTO roster_items (host, username, contact, subscription, version)"
-                  " VALUES ('localhost', 'alice', 'bob@localhost', 'both', 1)")
-              .ok);
+  roster_row(u.server, "alice", "bob@localhost", "both");
   {
     RawClient alice(u.server.starttls_port());
     online(alice, "alice", "a", "desk");
@@ -279,22 +268,14 @@ std::optional<xml::Element> presence_from(RawClient& client, std::string_view fr
 
 TEST_CASE("blocking a subscribed contact sends it unavailable presence; unblocking sends presence again") {
   ServerOptions options;
-  options.extra_config =
-      "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\", \"ping\", \"roster\", \"blocking\"]\n";
+  options.modules = {"disco", "ping", "roster", "blocking"};
   TestServer server(options);
   server.add_user("alice@localhost", "a");
   server.add_user("bob@localhost", "b");
   server.add_user("carol@localhost", "c");
-  {
-    // alice and bob see each other's presence; carol is a stranger to alice.
-    store::PgSync db(server.conninfo());
-    for (auto [user, contact] : {std::pair{"alice", "bob@localhost"}, std::pair{"bob", "alice@localhost"}}) {
-      REQUIRE(db.exec("INSERT INTO roster_items (host, username, contact, subscription, version) "
-                      "VALUES ('localhost', $1, $2, 'both', 1)",
-                      {std::string(user), std::string(contact)})
-                  .ok);
-    }
-  }
+  // alice and bob see each other's presence; carol is a stranger to alice.
+  roster_row(server, "alice", "bob@localhost", "both");
+  roster_row(server, "bob", "alice@localhost", "both");
   RawClient bob(server.starttls_port());
   online(bob, "bob", "b", "phone");
   RawClient carol(server.starttls_port());

@@ -16,26 +16,16 @@ constexpr std::string_view kLastNs = "jabber:iq:last";
 struct Users {
   TestServer server{[] {
     ServerOptions options;
-    options.extra_config = "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\", \"ping\", \"last\"]\n";
+    options.modules = {"disco", "ping", "last"};
     return options;
   }()};
   Users() {
     server.add_user("alice@localhost", "a");
     server.add_user("bob@localhost", "b");
     server.add_user("carol@localhost", "c");
-    store::PgSync db(server.conninfo());
-    // The roster schema belongs to the roster module; created here if absent.
-    REQUIRE(db.exec("CREATE TABLE IF NOT EXISTS roster_items (host text NOT NULL, username text NOT NULL,"
-                    " contact text NOT NULL, name text, subscription text NOT NULL DEFAULT 'none',"
-                    " ask boolean NOT NULL DEFAULT false, pending_in boolean NOT NULL DEFAULT false,"
-                    " approved boolean NOT NULL DEFAULT false, groups text[] NOT NULL DEFAULT '{}',"
-                    " version bigint NOT NULL, PRIMARY KEY (host, username, contact))")
-                .ok);
     // bob may see alice's presence; carol is on alice's roster without it.
-    REQUIRE(db.exec("INSERT INTO roster_items (host, username, contact, subscription, version) VALUES"
-                    " ('localhost', 'alice', 'bob@localhost', 'from', 1),"
-                    " ('localhost', 'alice', 'carol@localhost', 'to', 2)")
-                .ok);
+    roster_row(server, "alice", "bob@localhost", "from");
+    roster_row(server, "alice", "carol@localhost", "to");
   }
 };
 

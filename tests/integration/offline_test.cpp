@@ -21,7 +21,8 @@ constexpr std::string_view kDelayNs = "urn:xmpp:delay";
 
 ServerOptions offline_options(const std::string& extra = {}) {
   ServerOptions options;
-  options.extra_config = "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\", \"ping\", \"offline\"]\n" + extra;
+  options.modules = {"disco", "ping", "offline"};
+  options.extra_config = extra;
   return options;
 }
 

@@ -23,7 +23,8 @@ constexpr std::string_view kRoster = "jabber:iq:roster";
 
 ServerOptions roster_options(const std::string& extra = {}) {
   ServerOptions options;
-  options.extra_config = "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\", \"ping\", \"roster\"]\n" + extra;
+  options.modules = {"disco", "ping", "roster"};
+  options.extra_config = extra;
   return options;
 }
 

@@ -5,7 +5,11 @@
 
 #include <stdexcept>
 
+#include <doctest/doctest.h>
+
 #include "harness/raw_client.hpp"
+#include "harness/test_server.hpp"
+#include "store/pg_sync.hpp"
 #include "xml/element.hpp"
 
 namespace parley::test {
@@ -50,6 +54,19 @@ inline xml::Element ask(RawClient& client, const std::string& to, const std::str
 
 inline xml::Element ping(RawClient& client, const std::string& to = "localhost") {
   return ask(client, to, "<ping xmlns='urn:xmpp:ping'/>");
+}
+
+// Writes a roster row (schema/0002_roster.sql) straight into the server's
+// database, for tests whose subject only reads rosters. Rosters are loaded at
+// login, so call it before the owner logs in.
+inline void roster_row(TestServer& server, const std::string& owner, const std::string& contact,
+                       const std::string& subscription) {
+  store::PgSync db(server.conninfo());
+  REQUIRE(db.connected());
+  REQUIRE(db.exec("INSERT INTO roster_items (host, username, contact, subscription, version)"
+                  " VALUES ('localhost', $1, $2, $3, 1)",
+                  {owner, contact, subscription})
+              .ok);
 }
 
 }  // namespace parley::test

@@ -13,8 +13,6 @@ using namespace parley::test;
 
 namespace {
 
-const std::string kModules =
-    "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\", \"ping\", \"vcard\", \"private\"]\n";
 
 // SHA-1 of "hello", the image below (base64 "aGVsbG8=").
 constexpr std::string_view kHelloSha1 = "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d";
@@ -29,7 +27,8 @@ xml::Element parse(const std::string& text) {
 
 ServerOptions profile_options(const std::string& extra) {
   ServerOptions options;
-  options.extra_config = kModules + extra;
+  options.modules = {"disco", "ping", "vcard", "private"};
+  options.extra_config = extra;
   return options;
 }
 
@@ -39,26 +38,6 @@ void check_error(const xml::Element& reply, std::string_view type, std::string_v
   REQUIRE(error);
   CHECK(error->attr("type") == type);
   CHECK(condition_of(reply, kStanzaErrors) == condition);
-}
-
-// The agreed roster schema (schema/0002_roster.sql belongs to the roster
-// module); created here only if that migration is not in this tree.
-void roster_row(TestServer& server, const std::string& owner, const std::string& contact,
-                const std::string& subscription) {
-  store::PgSync db(server.conninfo());
-  REQUIRE(db.connected());
-  REQUIRE(db.exec("CREATE TABLE IF NOT EXISTS roster_items (host text NOT NULL, username text NOT NULL,"
-                  " contact text NOT NULL, name text, subscription text NOT NULL DEFAULT 'none'"
-                  " CHECK (subscription IN ('none','to','from','both')), ask boolean NOT NULL DEFAULT false,"
-                  " pending_in boolean NOT NULL DEFAULT false, approved boolean NOT NULL DEFAULT false,"
-                  " groups text[] NOT NULL DEFAULT '{}', version bigint NOT NULL,"
-                  " PRIMARY KEY (host, username, contact),"
-                  " FOREIGN KEY (host, username) REFERENCES accounts ON DELETE CASCADE)")
-              .ok);
-  REQUIRE(db.exec("INSERT INTO roster_items (host, username, contact, subscription, version)"
-                  " VALUES ('localhost', $1, $2, $3, 1)",
-                  {owner, contact, subscription})
-              .ok);
 }
 
 }  // namespace

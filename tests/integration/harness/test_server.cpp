@@ -173,11 +173,10 @@ void TestServer::write_config(const std::string& extra_config) {
   // A host table the test writes itself (to set per-host options) replaces ours.
   for (const std::string& host : options_.hosts) {
     std::string table = "[hosts.\"" + host + "\"]";
-    // The core set of modules unless the test chooses: tests of other modules
-    // enable them explicitly, so defaults changing cannot change a test.
-    if (extra_config.find(table + "\n") == std::string::npos) {
-      out << table << "\nmodules_enabled = [\"disco\", \"ping\", \"time\", \"version\"]\n";
-    }
+    if (extra_config.find(table + "\n") != std::string::npos) continue;
+    out << table << "\nmodules_enabled = [";
+    for (size_t i = 0; i < options_.modules.size(); ++i) out << (i ? ", " : "") << '"' << options_.modules[i] << '"';
+    out << "]\n";
   }
   out << "\n" << extra_config << "\n";
 }

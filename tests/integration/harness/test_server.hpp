@@ -16,6 +16,9 @@ struct ServerOptions {
   std::string extra_config;
   // Extra keys for the generated [c2s] table.
   std::string c2s_config;
+  // modules_enabled for every host; the core set unless a test says otherwise,
+  // so changing the product's defaults cannot change a test.
+  std::vector<std::string> modules = {"disco", "ping", "time", "version"};
   bool start = true;
 };
 
