@@ -62,6 +62,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       static_cast<int>(config.get_int("limits.auth_failures_per_ip")),
       static_cast<int>(config.get_int("limits.auth_failures_per_account")),
       std::chrono::duration_cast<std::chrono::seconds>(config.get_duration("limits.auth_failure_window")));
+  max_output_buffer_ = config.get_size("limits.max_output_buffer");
   uv_check_init(loop_, reaper_);
   reaper_->data = this;
   uv_timer_init(loop_, housekeeping_);
@@ -240,6 +241,7 @@ void Worker::shutdown(std::function<void()> done) {
 
 void Worker::reload(const Config& config, std::shared_ptr<net::TlsContextSet> tls) {
   config_ = &config;
+  max_output_buffer_ = config.get_size("limits.max_output_buffer");
   tls_ = std::move(tls);
   start_hosts();
 }

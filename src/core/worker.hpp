@@ -66,6 +66,8 @@ class Worker final : public xmpp::Services {
   const std::string& default_host() const { return default_host_; }
   const std::string& secret() const { return secret_; }
   uint32_t scram_iterations() const;
+  // limits.max_output_buffer, read once per config: it is checked per delivered stanza.
+  uint64_t max_output_buffer() const { return max_output_buffer_; }
   xmpp::C2sSession* find_c2s(uint64_t id);
   // Destroys the session on the next loop turn, outside its own callbacks.
   void retire(uint64_t id);
@@ -105,6 +107,7 @@ class Worker final : public xmpp::Services {
   // the same for all, so the queue stays sorted).
   std::deque<std::pair<uint64_t, uint64_t>> negotiation_deadlines_;
   std::unordered_map<std::string, int> connections_per_ip_;
+  uint64_t max_output_buffer_ = 0;
   uint64_t next_session_id_ = 1;
   bool shutting_down_ = false;
 };

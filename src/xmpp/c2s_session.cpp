@@ -298,7 +298,7 @@ void C2sSession::send_serialized(std::string_view bytes) {
   connection_->write(bytes);
   // A client that stops reading must not make the server buffer without
   // bound: past the limit the session is dropped (docs/ARCHITECTURE.md).
-  if (connection_->pending_output_bytes() > worker_.config().get_size("limits.max_output_buffer")) {
+  if (connection_->pending_output_bytes() > worker_.max_output_buffer()) {
     worker_.log().warn("c2s", id(), "client is not reading; dropping the session");
     // Unbinding waits for on_closed: we may be inside a fan-out loop over
     // this account's sessions. Until then, Closing drops further output.
