@@ -87,7 +87,7 @@ void set(xmpp::ModuleContext& ctx, uint64_t max_bytes, const xmpp::IqRequest& re
 }
 
 void start(xmpp::ModuleContext& ctx) {
-  uint64_t max_bytes = ctx.config().get_size("modules.private.max_bytes", ctx.host());
+  uint64_t max_bytes = ctx.option_size("max_bytes");
   ctx.add_disco_feature(std::string(kPrivateNs));
   ctx.on_iq(
       xmpp::IqType::Get, kPrivateNs, [&ctx](const xmpp::IqRequest& request) { get(ctx, request); },

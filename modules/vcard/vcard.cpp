@@ -111,7 +111,7 @@ void start(xmpp::ModuleContext& ctx) {
   auto state = std::make_unique<VcardState>();
   state->avatars = std::make_shared<AvatarCache>(ctx);
   state->contacts_only = ctx.option_string("visibility") == "contacts";
-  state->max_bytes = ctx.config().get_size("modules.vcard.max_bytes", ctx.host());
+  state->max_bytes = ctx.option_size("max_bytes");
   const VcardState& kept = ctx.keep(std::move(state));
   kept.avatars->start();
   ctx.add_disco_feature(std::string(kVcardNs));

@@ -116,5 +116,8 @@ int64_t ModuleContext::option_int(std::string_view name) {
 const std::string& ModuleContext::option_string(std::string_view name) {
   return config().get_string(option_key(name), host());
 }
+uint64_t ModuleContext::option_size(std::string_view name) {
+  return config().get_size(option_key(name), host());
+}
 
 }  // namespace parley::xmpp

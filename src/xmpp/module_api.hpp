@@ -146,6 +146,7 @@ class ModuleContext {
   bool option_bool(std::string_view name);
   int64_t option_int(std::string_view name);
   const std::string& option_string(std::string_view name);
+  uint64_t option_size(std::string_view name);
 
  private:
   std::string option_key(std::string_view name) const;
