@@ -53,7 +53,10 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       module_definitions_(modules),
       tls_(std::move(tls)),
       database_(std::make_unique<store::PgClient>(loop, std::move(database_conninfo))),
-      accounts_(*database_),
+      accounts_(*database_, *this,
+                [this](std::function<void()> work, std::function<void()> after) {
+                  run_off_loop(std::move(work), std::move(after));
+                }),
       router_(*this),
       secret_(random_bytes(32)),
       reaper_(new uv_check_t),

@@ -60,7 +60,7 @@ class Worker final : public xmpp::Services {
   xmpp::SessionRegistry& sessions() override { return sessions_; }
 
   // What sessions need from their worker.
-  xmpp::AccountStore& accounts() { return accounts_; }
+  xmpp::AccountStore& accounts() override { return accounts_; }
   xmpp::AuthThrottle& auth_throttle() { return *auth_throttle_; }
   SSL_CTX* tls_context() { return tls_->default_context(); }
   const std::string& default_host() const { return default_host_; }

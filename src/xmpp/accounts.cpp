@@ -2,7 +2,10 @@
 
 #include <openssl/rand.h>
 
+#include <sstream>
+
 #include "core/base64.hpp"
+#include "xmpp/module_api.hpp"
 #include "xmpp/sasl/saslprep.hpp"
 #include "store/pg_client.hpp"
 #include "store/pg_sync.hpp"
@@ -43,25 +46,54 @@ AccountLookup lookup_from(const store::PgResult& result, std::optional<sasl::Scr
   return lookup;
 }
 
-std::string random_salt() {
-  std::string salt(16, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size()));
-  return salt;
+// One statement per write, so that an account never exists half-made:
+// the account row and its three credential rows, or nothing. Foreign keys
+// are checked at the end of the statement, after the CTE's insert.
+#define PARLEY_CREDENTIAL_VALUES \
+  "(VALUES ($3, $4, $5::integer, $6, $7), ($8, $9, $10::integer, $11, $12), " \
+  "($13, $14, $15::integer, $16, $17)) AS c (hash, salt, iterations, stored_key, server_key)"
+constexpr store::PgStatement kCreate{
+    "account_create",
+    "WITH account AS (INSERT INTO accounts (host, username) VALUES ($1, $2) ON CONFLICT DO NOTHING "
+    "RETURNING host, username) "
+    "INSERT INTO account_scram (host, username, hash, salt, iterations, stored_key, server_key) "
+    "SELECT account.host, account.username, c.hash, c.salt, c.iterations, c.stored_key, c.server_key "
+    "FROM account, " PARLEY_CREDENTIAL_VALUES};
+// Every hash is always written, so an upsert replaces all of them.
+constexpr store::PgStatement kSetCredentials{
+    "account_set_credentials",
+    "INSERT INTO account_scram (host, username, hash, salt, iterations, stored_key, server_key) "
+    "SELECT a.host, a.username, c.hash, c.salt, c.iterations, c.stored_key, c.server_key "
+    "FROM accounts a, " PARLEY_CREDENTIAL_VALUES " WHERE a.host = $1 AND a.username = $2 "
+    "ON CONFLICT (host, username, hash) DO UPDATE SET salt = EXCLUDED.salt, iterations = EXCLUDED.iterations, "
+    "stored_key = EXCLUDED.stored_key, server_key = EXCLUDED.server_key"};
+#undef PARLEY_CREDENTIAL_VALUES
+
+store::PgParams credential_params(const std::string& host, const std::string& username,
+                                  const AccountCredentials& credentials) {
+  store::PgParams params{host, username};
+  for (const sasl::ScramCredential& c : credentials.scram) {
+    params.push_back(std::string(scram_hash_column(c.hash)));
+    params.push_back(core::base64_encode(c.salt));
+    params.push_back(std::to_string(c.iterations));
+    params.push_back(core::base64_encode(c.stored_key));
+    params.push_back(core::base64_encode(c.server_key));
+  }
+  return params;
 }
 
 // Replaces all stored credentials of an account, inside the caller's transaction.
 std::string store_credentials(store::PgSync& db, const std::string& host, const std::string& username,
                               const std::string& password, uint32_t iterations) {
-  std::optional<std::string> prepared = sasl::saslprep(password);
-  if (!prepared || prepared->empty()) return "the password is empty or contains characters SASLprep forbids";
+  std::optional<AccountCredentials> credentials = derive_account_credentials(password, iterations);
+  if (!credentials) return "the password is empty or contains characters SASLprep forbids";
   store::PgResult deleted = db.exec("DELETE FROM account_scram WHERE host = $1 AND username = $2", {host, username});
   if (!deleted.ok) return deleted.error;
-  for (sasl::ScramHash hash : kAllHashes) {
-    sasl::ScramCredential c = sasl::derive_scram_credential(hash, *prepared, random_salt(), iterations);
+  for (const sasl::ScramCredential& c : credentials->scram) {
     store::PgResult r = db.exec(
         "INSERT INTO account_scram (host, username, hash, salt, iterations, stored_key, server_key) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        {host, username, std::string(scram_hash_column(hash)), core::base64_encode(c.salt),
+        {host, username, std::string(scram_hash_column(c.hash)), core::base64_encode(c.salt),
          std::to_string(c.iterations), core::base64_encode(c.stored_key), core::base64_encode(c.server_key)});
     if (!r.ok) return r.error;
   }
@@ -78,6 +110,43 @@ std::string in_transaction(store::PgSync& db, const std::function<std::string()>
 }
 
 }  // namespace
+
+std::optional<AccountCredentials> derive_account_credentials(const std::string& password, uint32_t iterations) {
+  std::optional<std::string> prepared = sasl::saslprep(password);
+  if (!prepared || prepared->empty()) return std::nullopt;
+  AccountCredentials credentials;
+  for (sasl::ScramHash hash : kAllHashes) {
+    credentials.scram.push_back(sasl::derive_scram_credential(hash, *prepared, sasl::make_scram_salt(), iterations));
+  }
+  return credentials;
+}
+
+std::string AccountCredentials::to_text() const {
+  std::string out;
+  for (const sasl::ScramCredential& c : scram) {
+    out += std::string(scram_hash_column(c.hash)) + " " + core::base64_encode(c.salt) + " " +
+           std::to_string(c.iterations) + " " + core::base64_encode(c.stored_key) + " " +
+           core::base64_encode(c.server_key) + "\n";
+  }
+  return out;
+}
+
+std::optional<AccountCredentials> AccountCredentials::from_text(std::string_view text) {
+  AccountCredentials credentials;
+  std::istringstream lines{std::string(text)};
+  std::string hash, salt, stored, server;
+  uint32_t iterations = 0;
+  while (lines >> hash >> salt >> iterations >> stored >> server) {
+    std::optional<sasl::ScramHash> h = scram_hash_from_column(hash);
+    std::optional<std::string> salt_bytes = core::base64_decode(salt);
+    std::optional<std::string> stored_bytes = core::base64_decode(stored);
+    std::optional<std::string> server_bytes = core::base64_decode(server);
+    if (!h || !salt_bytes || !stored_bytes || !server_bytes) return std::nullopt;
+    credentials.scram.push_back({*h, *salt_bytes, iterations, *stored_bytes, *server_bytes});
+  }
+  if (credentials.scram.size() != std::size(kAllHashes)) return std::nullopt;
+  return credentials;
+}
 
 std::string_view scram_hash_column(sasl::ScramHash hash) {
   switch (hash) {
@@ -118,16 +187,96 @@ void AccountStore::exists(const std::string& host, const std::string& username,
   });
 }
 
+void AccountStore::derive_credentials(const std::string& password, uint32_t iterations,
+                                      std::function<void(std::optional<AccountCredentials>)> done) {
+  auto derived = std::make_shared<std::optional<AccountCredentials>>();
+  off_loop_([derived, password, iterations] { *derived = derive_account_credentials(password, iterations); },
+            [derived, done = std::move(done)] { done(std::move(*derived)); });
+}
+
+void AccountStore::create(const std::string& host, const std::string& username, const std::string& password,
+                          uint32_t iterations, AccountWriteDone done) {
+  derive_credentials(password, iterations,
+                     [this, host, username, done = std::move(done)](std::optional<AccountCredentials> credentials) {
+                       if (!credentials) {
+                         done({AccountWriteStatus::BadPassword, "the password is empty or not allowed by SASLprep"});
+                         return;
+                       }
+                       create(host, username, *credentials, done);
+                     });
+}
+
+void AccountStore::create(const std::string& host, const std::string& username,
+                          const AccountCredentials& credentials, AccountWriteDone done) {
+  HostContext* context = services_.find_host(host);
+  if (!context) {
+    done({AccountWriteStatus::Failed, "the host is not served here"});
+    return;
+  }
+  UserEvent creating{*context, username, true, {}};
+  context->hooks().fire(events::user_creating, creating);
+  if (!creating.allowed) {
+    done({AccountWriteStatus::Vetoed, creating.reason});
+    return;
+  }
+  Services& services = services_;
+  db_.execute(kCreate, credential_params(host, username, credentials),
+              [&services, host, username, done = std::move(done)](store::PgResult&& result) {
+                if (!result.ok) {
+                  done({AccountWriteStatus::Failed, result.error});
+                  return;
+                }
+                if (result.affected_rows == 0) {
+                  done({AccountWriteStatus::Exists, {}});
+                  return;
+                }
+                // The host may have been removed by a reload meanwhile.
+                if (HostContext* now = services.find_host(host)) {
+                  UserEvent created{*now, username, true, {}};
+                  now->hooks().fire(events::user_created, created);
+                }
+                done({AccountWriteStatus::Done, {}});
+              });
+}
+
+void AccountStore::set_password(const std::string& host, const std::string& username, const std::string& password,
+                                uint32_t iterations, AccountWriteDone done) {
+  derive_credentials(password, iterations,
+                     [this, host, username, done = std::move(done)](std::optional<AccountCredentials> credentials) {
+                       if (!credentials) {
+                         done({AccountWriteStatus::BadPassword, "the password is empty or not allowed by SASLprep"});
+                         return;
+                       }
+                       set_credentials(host, username, *credentials, done);
+                     });
+}
+
+void AccountStore::set_credentials(const std::string& host, const std::string& username,
+                                   const AccountCredentials& credentials, AccountWriteDone done) {
+  db_.execute(kSetCredentials, credential_params(host, username, credentials),
+              [done = std::move(done)](store::PgResult&& result) {
+                if (!result.ok) {
+                  done({AccountWriteStatus::Failed, result.error});
+                } else if (result.affected_rows == 0) {
+                  done({AccountWriteStatus::NoSuchAccount, {}});
+                } else {
+                  done({AccountWriteStatus::Done, {}});
+                }
+              });
+}
+
 namespace account_admin {
 
 std::string create(store::PgSync& db, const std::string& host, const std::string& username,
-                   const std::string& password, uint32_t iterations) {
+                   const std::string& password, uint32_t iterations, const std::function<std::string()>& also) {
   return in_transaction(db, [&]() -> std::string {
     store::PgResult r = db.exec(
         "INSERT INTO accounts (host, username) VALUES ($1, $2) ON CONFLICT DO NOTHING", {host, username});
     if (!r.ok) return r.error;
     if (r.affected_rows == 0) return "the account already exists";
-    return store_credentials(db, host, username, password, iterations);
+    std::string error = store_credentials(db, host, username, password, iterations);
+    if (error.empty() && also) error = also();
+    return error;
   });
 }
 

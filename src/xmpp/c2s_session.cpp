@@ -193,7 +193,7 @@ void C2sSession::send_features() {
     session.append(xml::Element("optional", std::string(ns::session)));
   }
   if (HostContext* host = worker_.find_host(host_)) {
-    StreamFeaturesEvent event{*this, features, authenticated_};
+    StreamFeaturesEvent event{*this, features, authenticated_, tls_};
     host->hooks().fire(events::stream_features, event);
   }
   write_element(features);
@@ -210,11 +210,34 @@ void C2sSession::on_stanza(xml::Element&& element) {
     return;
   }
   if (!authenticated_ || sasl_busy_) {
+    if (!authenticated_ && !sasl_busy_ && offer_unauthenticated_iq(element)) return;
     // RFC 6120 §4.9.3.12: stanzas before authentication.
     close_with_stream_error("not-authorized", "authenticate first");
     return;
   }
   handle_stanza(std::move(element));
+}
+
+// XEP-0077 in-band registration: modules may answer IQs before SASL.
+bool C2sSession::offer_unauthenticated_iq(const xml::Element& element) {
+  HostContext* host = worker_.find_host(host_);
+  if (!host || element.name() != "iq" || element.ns() != ns::client) return false;
+  std::string_view type = element.attr("type");
+  if (element.attr("id").empty() || (type != "get" && type != "set") || element.element_count() != 1) return false;
+  core::Worker& worker = worker_;
+  uint64_t session_id = id();
+  UnauthenticatedIqEvent event{*host, element, tls_, remote_ip_, [&worker, session_id](const xml::Element& answer) {
+                                 C2sSession* self = worker.find_c2s(session_id);
+                                 if (self && !self->authenticated_) self->send(answer);
+                               }};
+  try {
+    return host->hooks().fire(events::unauthenticated_iq, event) == HookResult::Handled;
+  } catch (const std::exception& e) {
+    // STYLE.md principle 10: a failing handler costs one stanza.
+    worker_.log().error("c2s", id(), "handler for ", events::unauthenticated_iq.name, " failed: ", e.what());
+    write_element(make_error_reply(element, errors::internal_server_error));
+    return true;
+  }
 }
 
 void C2sSession::on_stream_close() {

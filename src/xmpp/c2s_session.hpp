@@ -63,6 +63,8 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void handle_bind(const xml::Element& iq);
   void handle_session_iq(const xml::Element& iq);
   void handle_stanza(xml::Element&& element);
+  // Offers a pre-authentication IQ to modules; true if one handled it.
+  bool offer_unauthenticated_iq(const xml::Element& element);
   // True if `iq` answers our liveness ping (then it is consumed).
   bool answers_ping(const xml::Element& iq);
   void write_element(const xml::Element& element);

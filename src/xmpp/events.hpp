@@ -2,6 +2,7 @@
 // The events the core fires and modules hook (docs/MODULES.md lists them with
 // what handling each one means). Event objects are mutable: a handler may
 // change the stanza, or veto by returning Handled / clearing `allowed`.
+#include <functional>
 #include <string>
 
 #include "xml/element.hpp"
@@ -46,6 +47,20 @@ struct StreamFeaturesEvent {
   Session& session;
   xml::Element& features;
   bool authenticated;
+  bool encrypted;  // TLS is in place on this stream
+};
+
+// An IQ a client sent before authenticating. RFC 6120 §4.9.3.12 closes such
+// streams, but XEP-0077 in-band registration happens exactly there; a module
+// that handles the IQ returns Handled, otherwise the stream is closed.
+// `reply` may be called later (after a database round trip): it writes the
+// answer if the stream is still open and does nothing otherwise.
+struct UnauthenticatedIqEvent {
+  HostContext& host;
+  const xml::Element& iq;
+  bool encrypted;
+  std::string remote_ip;
+  std::function<void(const xml::Element&)> reply;
 };
 
 namespace events {
@@ -75,6 +90,7 @@ inline constexpr EventKey<UserEvent> user_created{"user/created"};
 inline constexpr EventKey<UserEvent> user_deleted{"user/deleted"};
 
 inline constexpr EventKey<StreamFeaturesEvent> stream_features{"stream/features"};
+inline constexpr EventKey<UnauthenticatedIqEvent> unauthenticated_iq{"iq/unauthenticated"};
 }  // namespace events
 
 }  // namespace parley::xmpp

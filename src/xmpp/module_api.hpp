@@ -182,6 +182,8 @@ class Services {
   // The virtual host (or component) served here for a domain, or null.
   virtual HostContext* find_host(std::string_view domain) = 0;
   virtual class SessionRegistry& sessions() = 0;
+  // Asynchronous account creation and password changes (src/xmpp/accounts.hpp).
+  virtual class AccountStore& accounts() = 0;
 };
 
 }  // namespace parley::xmpp

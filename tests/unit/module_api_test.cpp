@@ -9,6 +9,7 @@
 #include "core/log.hpp"
 #include "store/pg_client.hpp"
 #include "xml/writer.hpp"
+#include "xmpp/accounts.hpp"
 #include "xmpp/module_api.hpp"
 #include "xmpp/router.hpp"
 #include "xmpp/session_registry.hpp"
@@ -41,6 +42,7 @@ class TestServices : public Services {
   const core::Config& config() override { throw std::logic_error("the test module reads no options"); }
   HostContext* find_host(std::string_view domain) override { return domain == "test.example" ? host.get() : nullptr; }
   SessionRegistry& sessions() override { return sessions_; }
+  AccountStore& accounts() override { throw std::logic_error("the test module creates no accounts"); }
   std::unique_ptr<HostContext> host;
 
  private:
