@@ -5,6 +5,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/option.hpp"
+#include "modules/register/cli.hpp"
 #include "modules/register/phone.hpp"
 #include "modules/register/register_state.hpp"
 #include "xmpp/accounts.hpp"
@@ -126,6 +127,10 @@ extern const xmpp::ModuleDefinition register_module{
     "Sign-up with a phone number and an SMS code, password reset, number change, contact discovery.",
     {"XEP-0077", "XEP-0004"},
     declare_options,
-    start};
+    start,
+    {{"sms", "  sms test NUMBER [HOST] send a test SMS through the host's gateway (module register)\n",
+      reg::sms_command}},
+    {{"phone", "  user add JID --phone NUMBER  also give the account its verified number (module register)\n",
+      reg::apply_phone}}};
 
 }  // namespace parley::modules

@@ -27,7 +27,8 @@ class OptionRegistry;
 }  // namespace parley::core
 namespace parley::store {
 class PgClient;
-}
+class PgSync;
+}  // namespace parley::store
 
 namespace parley::xmpp {
 
@@ -160,14 +161,42 @@ class ModuleContext {
   std::vector<std::unique_ptr<ModuleState>> states_;
 };
 
+// What parleyctl offers a module's administration commands: the loaded
+// config and, on demand, a blocking database connection (never in parleyd).
+struct CliContext {
+  const core::Config& config;
+  std::function<store::PgSync*()> database;  // null result: the error was printed
+};
+
+// `parleyctl NAME ARGS...`, for a module's own administration (e.g. `sms test`).
+// Returns parleyctl's exit code (0 ok, 1 failed, 2 usage).
+struct ModuleCommand {
+  std::string_view name;
+  std::string_view usage;  // the lines for parleyctl --help
+  int (*run)(CliContext& cli, const std::vector<std::string>& args);
+};
+
+// `parleyctl user add JID --FLAG VALUE`: a module's data for the new account,
+// written inside the account's creation transaction; returns what went
+// wrong, or an empty string.
+struct UserAddOption {
+  std::string_view flag;  // without the dashes
+  std::string_view usage;
+  std::string (*apply)(CliContext& cli, store::PgSync& db, const std::string& host, const std::string& username,
+                       const std::string& value);
+};
+
 // What a module is: a name, the specs it implements (for docs/PROTOCOLS.md),
-// its options (declared before the config is loaded) and its start function.
+// its options (declared before the config is loaded) and its start function;
+// optionally what it adds to parleyctl.
 struct ModuleDefinition {
   std::string_view name;
   std::string_view summary;
   std::vector<std::string_view> specs;  // "XEP-0199", "RFC 6121 §2" …
   void (*declare_options)(core::OptionRegistry&);  // may be null
   void (*start)(ModuleContext&);
+  std::vector<ModuleCommand> commands = {};
+  std::vector<UserAddOption> user_add_options = {};
 };
 
 // What the core offers modules; implemented by the worker.

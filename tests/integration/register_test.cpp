@@ -237,3 +237,29 @@ TEST_CASE("register: reset works while new registrations are disabled") {
   RawClient login(server.starttls_port());
   CHECK_NOTHROW(login.login("carol", "new"));
 }
+
+TEST_CASE("register: parleyctl user add --phone and sms test") {
+  TestServer server(register_options());
+  std::string out;
+  CHECK(server.parleyctl({"user", "add", "dave@localhost", "--phone", "(201) 555-0126"}, out, "pw\n") == 0);
+  CHECK(db_value(server, "SELECT number FROM phone_numbers WHERE username = 'dave'") == "+12015550126");
+  // The number is taken: nothing is created (one transaction).
+  out.clear();
+  CHECK(server.parleyctl({"user", "add", "erin@localhost", "--phone", "+12015550126"}, out, "pw\n") == 1);
+  CHECK(out.find("+12015550126 already belongs to dave@localhost") != std::string::npos);
+  CHECK(account_count(server, "erin") == 0);
+  out.clear();
+  CHECK(server.parleyctl({"user", "add", "erin@localhost", "--phone", "12"}, out, "pw\n") == 1);
+  CHECK(account_count(server, "erin") == 0);
+  out.clear();
+  CHECK(server.parleyctl({"user", "add", "erin@localhost", "--fax", "1"}, out, "pw\n") == 2);
+
+  out.clear();
+  CHECK(server.parleyctl({"sms", "test", "+12015550127"}, out) == 0);
+  CHECK(out.find("sent a test SMS to +12015550127 through the outbox gateway") != std::string::npos);
+  std::vector<std::string> lines = outbox(server);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("\t+12015550127\tParley SMS gateway test for localhost") != std::string::npos);
+  out.clear();
+  CHECK(server.parleyctl({"sms", "test", "nope"}, out) == 2);
+}
