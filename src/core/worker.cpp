@@ -54,6 +54,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       tls_(std::move(tls)),
       database_(std::make_unique<store::PgClient>(loop, std::move(database_conninfo))),
       accounts_(*database_),
+      account_removal_(*this),
       router_(*this),
       secret_(random_bytes(32)),
       reaper_(new uv_check_t),
@@ -83,6 +84,18 @@ uint32_t Worker::scram_iterations() const {
 }
 
 bool Worker::start(std::string& error) {
+  database_->set_state_hook([this](bool connected, std::string_view detail) {
+    if (!connected) {
+      log_.warn("database", 0, "database unavailable: ", detail);
+      return;
+    }
+    // parleyctl looks for this name to know whether a server will act on its requests.
+    database_->query("SET application_name TO 'parleyd'", {}, [](store::PgResult&&) {});
+    // Hosts start after the first connection; requests then wait for them.
+    if (!hosts_.empty()) account_removal_.on_database_connected();
+  });
+  database_->set_notify_hook(
+      [this](std::string_view channel, std::string_view) { account_removal_.on_notify(channel); });
   database_->start();
   // Clients are let in only once the database can answer them, so the first
   // logins after start-up don't fail for a connection still being made.
@@ -95,6 +108,7 @@ bool Worker::start(std::string& error) {
   }
   if (!database_->connected()) log_.warn("worker", 0, "database not connected yet; serving anyway");
   start_hosts();
+  if (database_->connected()) account_removal_.on_database_connected();
   uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->housekeeping(); }, 1000,
                  1000);
   return open_listeners(error);

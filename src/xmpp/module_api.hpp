@@ -182,6 +182,10 @@ class Services {
   // The virtual host (or component) served here for a domain, or null.
   virtual HostContext* find_host(std::string_view domain) = 0;
   virtual class SessionRegistry& sessions() = 0;
+  // Deletes an account and all its data, telling its contacts
+  // (src/xmpp/account_removal.hpp); `done` gets an empty string on success.
+  virtual void delete_account(const std::string& host, const std::string& username,
+                              std::function<void(std::string error)> done) = 0;
 };
 
 }  // namespace parley::xmpp
