@@ -115,16 +115,22 @@ bool Worker::start(std::string& error) {
 }
 
 void Worker::start_hosts() {
+  // The old modules stop before the new ones start; what they carry over a
+  // reload (ModuleContext::carried) is handed to their successors.
+  std::map<std::string, xmpp::HostContext::Carried> carried;
+  for (auto& [name, host] : hosts_) carried[name] = host->take_carried();
   hosts_.clear();
   std::vector<std::string> names = config_->hosts();
   default_host_ = names.empty() ? std::string() : names.front();
   for (const std::string& name : names) {
     auto host = std::make_unique<xmpp::HostContext>(name, *this);
+    host->inherit_carried(std::move(carried[name]));
     for (const std::string& wanted : config_->get_list("modules_enabled", name)) {
       for (const xmpp::ModuleDefinition* definition : module_definitions_) {
         if (definition->name == wanted) host->start_module(*definition);
       }
     }
+    host->drop_carried_of_disabled();
     log_.info("worker", 0, "serving ", name);
     hosts_.emplace(name, std::move(host));
   }
