@@ -181,6 +181,10 @@ void start_roster_iq(RosterState& state) {
     });
     return xmpp::HookResult::Pass;
   });
+  ctx.on(xmpp::events::user_deleted, 0, [&state](xmpp::UserEvent& event) {
+    state.forget(event.username + "@" + state.ctx.host());
+    return xmpp::HookResult::Pass;
+  });
 
   // XEP-0237 §2.1: announce versioning once the client is authenticated.
   ctx.on(xmpp::events::stream_features, 0, [](xmpp::StreamFeaturesEvent& event) {
@@ -194,6 +198,11 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add({.key = "modules.roster.max_items", .type = core::OptionType::Integer, .default_value = "1000",
                 .min = 1, .max = 100000,
                 .doc = "Roster items one account may keep; adding one more gets <not-acceptable/>.",
+                .per_host = true});
+  registry.add({.key = "modules.roster.offline_cache", .type = core::OptionType::Integer, .default_value = "1000",
+                .min = 0, .max = 10000000,
+                .doc = "Rosters of accounts that went offline kept in memory (most recently used first), "
+                       "so that a reconnecting client gets its roster without a database query.",
                 .per_host = true});
 }
 
