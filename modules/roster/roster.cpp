@@ -70,7 +70,7 @@ bool validate_set(const xmpp::IqRequest& request, xmpp::Jid& contact) {
 }
 
 // RFC 6121 §2.5.2: removing an item cancels both directions of the subscription.
-void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, const RosterItem& item) {
+void cancel_subscriptions(RosterState& state, const xmpp::Jid& user, const RosterItem& item) {
   auto send = [&](std::string_view type) {
     xml::Element presence("presence", std::string(xmpp::ns::client));
     presence.set_attr("type", std::string(type));
@@ -85,6 +85,10 @@ void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, cons
     }
     send("unsubscribed");
   }
+}
+
+void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, const RosterItem& item) {
+  cancel_subscriptions(state, user, item);
   state.remove(user, roster, item.contact);
 }
 
@@ -167,6 +171,21 @@ void start_roster_iq(RosterState& state) {
     return xmpp::HookResult::Handled;
   });
 
+  // A deleted account leaves every contact's roster as if it had removed
+  // them (RFC 6121 §2.5.2, XEP-0077 §3.2); its own rows go by cascade.
+  ctx.on(xmpp::events::user_deleting, 0, [&state](xmpp::UserEvent& event) {
+    xmpp::Jid user = *xmpp::Jid::parse(event.username + "@" + state.ctx.host());
+    state.with_roster(user, [&state, user, hold = event.hold](Roster* roster) {
+      if (!roster) return;
+      for (const auto& [contact, item] : roster->items) cancel_subscriptions(state, user, item);
+    });
+    return xmpp::HookResult::Pass;
+  });
+  ctx.on(xmpp::events::user_deleted, 0, [&state](xmpp::UserEvent& event) {
+    state.forget(event.username + "@" + state.ctx.host());
+    return xmpp::HookResult::Pass;
+  });
+
   // XEP-0237 §2.1: announce versioning once the client is authenticated.
   ctx.on(xmpp::events::stream_features, 0, [](xmpp::StreamFeaturesEvent& event) {
     if (event.authenticated) event.features.append(xml::Element("ver", std::string(kVersioningNs)));
@@ -179,6 +198,11 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add({.key = "modules.roster.max_items", .type = core::OptionType::Integer, .default_value = "1000",
                 .min = 1, .max = 100000,
                 .doc = "Roster items one account may keep; adding one more gets <not-acceptable/>.",
+                .per_host = true});
+  registry.add({.key = "modules.roster.offline_cache", .type = core::OptionType::Integer, .default_value = "1000",
+                .min = 0, .max = 10000000,
+                .doc = "Rosters of accounts that went offline kept in memory (most recently used first), "
+                       "so that a reconnecting client gets its roster without a database query.",
                 .per_host = true});
 }
 

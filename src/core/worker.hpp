@@ -21,6 +21,7 @@
 #include "net/net_loop.hpp"
 #include "net/tls_context.hpp"
 #include "store/pg_client.hpp"
+#include "xmpp/account_removal.hpp"
 #include "xmpp/accounts.hpp"
 #include "xmpp/auth_throttle.hpp"
 #include "xmpp/c2s_session.hpp"
@@ -58,6 +59,10 @@ class Worker final : public xmpp::Services {
   const Config& config() override { return *config_; }
   xmpp::HostContext* find_host(std::string_view domain) override;
   xmpp::SessionRegistry& sessions() override { return sessions_; }
+  void delete_account(const std::string& host, const std::string& username,
+                      std::function<void(std::string error)> done) override {
+    account_removal_.remove(host, username, std::move(done));
+  }
 
   // What sessions need from their worker.
   xmpp::AccountStore& accounts() override { return accounts_; }
@@ -92,6 +97,7 @@ class Worker final : public xmpp::Services {
   std::shared_ptr<net::TlsContextSet> tls_;
   std::unique_ptr<store::PgClient> database_;
   xmpp::AccountStore accounts_;
+  xmpp::AccountRemoval account_removal_;
   std::unique_ptr<xmpp::AuthThrottle> auth_throttle_;
   xmpp::SessionRegistry sessions_;
   xmpp::Router router_;

@@ -43,6 +43,9 @@ class TestServices : public Services {
   HostContext* find_host(std::string_view domain) override { return domain == "test.example" ? host.get() : nullptr; }
   SessionRegistry& sessions() override { return sessions_; }
   AccountStore& accounts() override { throw std::logic_error("the test module creates no accounts"); }
+  void delete_account(const std::string&, const std::string&, std::function<void(std::string)> done) override {
+    done("the test worker has no accounts");
+  }
   std::unique_ptr<HostContext> host;
 
  private:
