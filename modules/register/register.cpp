@@ -111,6 +111,15 @@ void start(xmpp::ModuleContext& ctx) {
   ctx.on(xmpp::events::unauthenticated_iq, 0, [shared](xmpp::UnauthenticatedIqEvent& event) {
     return reg::handle_signup(shared, event);
   });
+  // XEP-0077 §3.1-3.3 once signed in (an IQ without 'to' reaches the host
+  // handlers too: the router falls back to them for the sender's own account).
+  xmpp::Services& services = ctx.host_context().services();
+  for (xmpp::IqType type : {xmpp::IqType::Get, xmpp::IqType::Set}) {
+    ctx.on_iq(type, reg::kRegisterNs, [shared, &services](const xmpp::IqRequest& request) {
+      reg::handle_registered(shared, services, request);
+    });
+  }
+  ctx.add_disco_feature(std::string(reg::kRegisterNs));
   ctx.add_disco_feature(std::string(reg::kPhoneNs));
   ctx.add_disco_feature(std::string(reg::kPhonebookNs));
   for (xmpp::IqType type : {xmpp::IqType::Get, xmpp::IqType::Set}) {

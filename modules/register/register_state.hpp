@@ -66,9 +66,11 @@ void send_code(const std::shared_ptr<Shared>& shared, const std::string& number,
 // Maps a failed check to its stanza error.
 void answer_check_failure(const CheckOutcome& outcome, const Responder& responder);
 
-// The handlers (signup.cpp, account_phone.cpp).
+// The handlers (signup.cpp, account_phone.cpp, registered.cpp).
 xmpp::HookResult handle_signup(const std::shared_ptr<Shared>& shared, xmpp::UnauthenticatedIqEvent& event);
 void handle_phone(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest& request);
 void handle_phonebook(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest& request);
+void handle_registered(const std::shared_ptr<Shared>& shared, xmpp::Services& services,
+                       const xmpp::IqRequest& request);
 
 }  // namespace parley::modules::reg

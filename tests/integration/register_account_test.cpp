@@ -3,6 +3,9 @@
 // (urn:parley:phonebook:0) with its daily quota.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
 #include "register_test_util.hpp"
@@ -131,4 +134,34 @@ TEST_CASE("register: contact discovery answers only for the numbers sent, within
   db_exec(server, "UPDATE phonebook_usage SET day = day - 1");
   CHECK(ask(*carol, "localhost", "<query xmlns='urn:parley:phonebook:0'><item number='+12015550124'/></query>")
             .attr("type") == "result");
+}
+
+TEST_CASE("register: XEP-0077 once signed in: registered, password change, cancellation") {
+  TestServer server(register_options());
+  give_number(server, "alice", "+12015550123");
+  auto alice = login(server, "alice");
+  xml::Element info = ask(*alice, "", "<query xmlns='jabber:iq:register'/>");
+  REQUIRE(info.attr("type") == "result");
+  CHECK(info.first_child("query")->first_child("registered") != nullptr);
+  CHECK(info.first_child("query")->first_child("username")->text() == "alice");
+
+  xml::Element other = ask(*alice, "",
+                           "<query xmlns='jabber:iq:register'><username>bob</username><password>x</password></query>",
+                           "set");
+  CHECK(condition_of(other, kStanzaErrors) == "not-authorized");
+  xml::Element changed = ask(
+      *alice, "", "<query xmlns='jabber:iq:register'><username>alice</username><password>new</password></query>",
+      "set");
+  CHECK(changed.attr("type") == "result");
+  RawClient relogin(server.starttls_port());
+  CHECK_NOTHROW(relogin.login("alice", "new"));
+
+  xml::Element removed = ask(*alice, "", "<query xmlns='jabber:iq:register'><remove/></query>", "set");
+  CHECK(removed.attr("type") == "result");
+  CHECK(alice->wait_closed());
+  for (int i = 0; i < 100 && account_count(server, "alice") != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(account_count(server, "alice") == 0);
+  CHECK(db_value(server, "SELECT count(*) FROM phone_numbers") == "0");  // ON DELETE CASCADE
 }
