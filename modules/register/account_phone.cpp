@@ -1,10 +1,6 @@
-// For signed-in users: their verified number (get), a number change with
-// verification of the new number (urn:parley:phone:0), and contact discovery
-// (urn:parley:phonebook:0): which of the numbers the user sent have
-// accounts here — never more than that, and within a daily quota.
-// Also the code sending shared with the sign-up flow.
-#include <set>
-
+// For signed-in users: their verified number (get) and a number change with
+// verification of the new number (urn:parley:phone:0). Also the code sending
+// shared with the sign-up flow.
 #include "core/log.hpp"
 #include "modules/register/phone.hpp"
 #include "modules/register/register_state.hpp"
@@ -180,49 +176,6 @@ void handle_phone(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest& 
   } else {
     responder.error(bad_request, "expected <query/> (get), <change/> or <confirm/> (set)");
   }
-}
-
-void handle_phonebook(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest& request) {
-  Responder responder = request_responder(request);
-  if (request.from().node().empty() || request.from().domain() != shared->host) {
-    return responder.error(xmpp::errors::forbidden, "only this server's users may look up numbers");
-  }
-  if (request.payload().name() != "query") return responder.error(bad_request, "expected <query/>");
-  // What the client sent, by the E.164 form we look up; numbers
-  // libphonenumber rejects are simply not found.
-  std::map<std::string, std::vector<std::string>> sent_as;
-  for (const xml::Element& item : request.payload().children()) {
-    if (item.name() != "item" || item.ns() != kPhonebookNs) continue;
-    std::string raw(item.attr("number"));
-    if (std::optional<std::string> e164 = phone::normalise(raw, shared->region)) sent_as[*e164].push_back(raw);
-  }
-  std::vector<std::string> numbers;
-  for (const auto& [e164, raws] : sent_as) numbers.push_back(e164);
-  std::weak_ptr<Shared> weak = shared;
-  lookup(*shared->db, shared->host, request.from().node(), numbers, shared->phonebook_quota,
-         [weak, sent_as = std::move(sent_as), responder](LookupOutcome outcome) {
-           std::shared_ptr<Shared> s = weak.lock();
-           if (!s) return;
-           if (outcome.status == LookupStatus::QuotaExceeded) {
-             return responder.error(resource_constraint,
-                                    "daily quota of " + std::to_string(s->phonebook_quota) +
-                                        " numbers reached; retry after midnight UTC");
-           }
-           if (outcome.status != LookupStatus::Found) return responder.error(kTemporary, "try later");
-           xml::Element query("query", std::string(kPhonebookNs));
-           for (const auto& [e164, usernames] : outcome.usernames) {
-             auto raws = sent_as.find(e164);
-             if (raws == sent_as.end()) continue;
-             for (const std::string& raw : raws->second) {
-               for (const std::string& username : usernames) {
-                 xml::Element& item = query.append(xml::Element("item", std::string(kPhonebookNs)));
-                 item.set_attr("number", raw);
-                 item.set_attr("jid", username + "@" + s->host);
-               }
-             }
-           }
-           responder.result(query);
-         });
 }
 
 }  // namespace parley::modules::reg

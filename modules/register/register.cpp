@@ -127,6 +127,9 @@ void start(xmpp::ModuleContext& ctx) {
   }
   ctx.on_iq(xmpp::IqType::Get, reg::kPhonebookNs,
             [shared](const xmpp::IqRequest& request) { reg::handle_phonebook(shared, request); });
+  ctx.add_disco_feature(std::string(reg::kQuicksyNs));
+  ctx.on_iq(xmpp::IqType::Get, reg::kQuicksyNs,
+            [shared](const xmpp::IqRequest& request) { reg::handle_quicksy_phonebook(shared, request); });
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ inline constexpr std::string_view kRegisterFeature = "http://jabber.org/features
 inline constexpr std::string_view kDataNs = "jabber:x:data";                 // XEP-0004
 inline constexpr std::string_view kPhoneNs = "urn:parley:phone:0";           // number change
 inline constexpr std::string_view kPhonebookNs = "urn:parley:phonebook:0";   // contact discovery
+inline constexpr std::string_view kQuicksyNs = "im.quicksy.synchronization:0";  // Quicksy's discovery
 
 struct Shared {
   std::string host;
@@ -66,10 +67,11 @@ void send_code(const std::shared_ptr<Shared>& shared, const std::string& number,
 // Maps a failed check to its stanza error.
 void answer_check_failure(const CheckOutcome& outcome, const Responder& responder);
 
-// The handlers (signup.cpp, account_phone.cpp, registered.cpp).
+// The handlers (signup.cpp, account_phone.cpp, phonebook.cpp, registered.cpp).
 xmpp::HookResult handle_signup(const std::shared_ptr<Shared>& shared, xmpp::UnauthenticatedIqEvent& event);
 void handle_phone(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest& request);
 void handle_phonebook(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest& request);
+void handle_quicksy_phonebook(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest& request);
 void handle_registered(const std::shared_ptr<Shared>& shared, xmpp::Services& services,
                        const xmpp::IqRequest& request);
 

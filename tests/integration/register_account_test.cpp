@@ -112,12 +112,13 @@ TEST_CASE("register: contact discovery answers only for the numbers sent, within
                            "</query>");
   REQUIRE(found.attr("type") == "result");
   xml::Element expected("query", "urn:parley:phonebook:0");
-  xml::Element& a = expected.append(xml::Element("item", "urn:parley:phonebook:0"));
-  a.set_attr("number", "+12015550123");
-  a.set_attr("jid", "alice@localhost");
+  // Sorted by the number as sent.
   xml::Element& b = expected.append(xml::Element("item", "urn:parley:phonebook:0"));
   b.set_attr("number", "(201) 555-0124");
   b.set_attr("jid", "bob@localhost");
+  xml::Element& a = expected.append(xml::Element("item", "urn:parley:phonebook:0"));
+  a.set_attr("number", "+12015550123");
+  a.set_attr("jid", "alice@localhost");
   CHECK(*found.first_child("query") == expected);
   CHECK(db_value(server, "SELECT numbers FROM phonebook_usage WHERE username = 'carol'") == "3");
 
@@ -164,4 +165,31 @@ TEST_CASE("register: XEP-0077 once signed in: registered, password change, cance
   }
   CHECK(account_count(server, "alice") == 0);
   CHECK(db_value(server, "SELECT count(*) FROM phone_numbers") == "0");  // ON DELETE CASCADE
+}
+
+TEST_CASE("register: Quicksy's phone-book query (im.quicksy.synchronization:0)") {
+  TestServer server(register_options());
+  give_number(server, "alice", "+12015550123");
+  server.add_user("carol@localhost", "carol");
+  auto carol = login(server, "carol");
+  const std::string entries = "<entry number='+12015550123'/><entry number='+12015550199'/>";
+  xml::Element found =
+      ask(*carol, "localhost", "<phone-book xmlns='im.quicksy.synchronization:0'>" + entries + "</phone-book>");
+  REQUIRE(found.attr("type") == "result");
+  const xml::Element* book = found.first_child("phone-book", "im.quicksy.synchronization:0");
+  REQUIRE(book);
+  std::string ver(book->attr("ver"));
+  CHECK(ver.size() == 28);  // base64 of a SHA-1
+  REQUIRE(book->element_count() == 1);
+  const xml::Element& entry = book->children()[0];
+  CHECK(entry.attr("number") == "+12015550123");
+  REQUIRE(entry.element_count() == 1);
+  CHECK(entry.children()[0].name() == "jid");
+  CHECK(entry.children()[0].text() == "alice@localhost");
+  // The same answer again: an empty result.
+  xml::Element same = ask(*carol, "localhost",
+                          "<phone-book xmlns='im.quicksy.synchronization:0' ver='" + ver + "'>" + entries +
+                              "</phone-book>");
+  CHECK(same.attr("type") == "result");
+  CHECK(same.element_count() == 0);
 }
