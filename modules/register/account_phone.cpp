@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "modules/register/phone.hpp"
 #include "modules/register/register_state.hpp"
+#include "xmpp/accounts.hpp"
 #include "xmpp/jid.hpp"
 
 namespace parley::modules::reg {
@@ -62,7 +63,7 @@ void change_number(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest&
            }
            // The IP of the account's session is not known here; the account
            // stands in for it in the per-IP limit.
-           send_code(s, number, "account:" + username, {"change", username, {}}, responder,
+           send_code(s, number, "account:" + username, {"change", username, {}}, {}, responder,
                      [responder] { responder.ok(); });
          });
 }
@@ -93,50 +94,91 @@ void confirm_change(const std::shared_ptr<Shared>& shared, const xmpp::IqRequest
 
 }  // namespace
 
-void send_code(const std::shared_ptr<Shared>& shared, const std::string& number, const std::string& ip,
-               const Pending& pending, const Responder& responder, std::function<void()> sent) {
+namespace {
+
+std::string limit_text(const BeginOutcome& outcome) {
+  switch (outcome.status) {
+    case BeginStatus::Cooldown:
+      return "a code was sent to this number moments ago; retry in " + std::to_string(outcome.retry_seconds) +
+             " seconds";
+    case BeginStatus::NumberLimit:
+      return "too many codes for this number this hour; retry in " + minutes(outcome.retry_seconds);
+    case BeginStatus::IpLimit:
+      return "too many codes requested from your address this hour; retry in " + minutes(outcome.retry_seconds);
+    case BeginStatus::HostLimit:
+      return "this server sent too many codes this hour; retry in " + minutes(outcome.retry_seconds);
+    default:
+      return "the server cannot send a code now; try later";
+  }
+}
+
+// The last steps of send_code: store the code, then send it.
+void store_and_send(const std::shared_ptr<Shared>& shared, const std::string& number, const std::string& ip,
+                    const Pending& pending, const Responder& responder, std::function<void()> sent) {
   std::string code = phone::make_code(shared->code_length);
   std::weak_ptr<Shared> weak = shared;
-  begin(*shared->db, shared->host, number, ip, pending, phone::hash_code(number, code), shared->limits,
-        [weak, number, code, responder, sent = std::move(sent)](BeginOutcome outcome) {
-          std::shared_ptr<Shared> s = weak.lock();
-          if (!s) return;
-          switch (outcome.status) {
-            case BeginStatus::Started:
-              break;
-            case BeginStatus::Cooldown:
-              return responder.error(resource_constraint, "a code was sent to this number moments ago; retry in " +
-                                                              std::to_string(outcome.retry_seconds) + " seconds");
-            case BeginStatus::NumberLimit:
-              return responder.error(policy_violation, "too many codes for this number this hour; retry in " +
-                                                           minutes(outcome.retry_seconds));
-            case BeginStatus::IpLimit:
-              return responder.error(policy_violation, "too many codes requested from your address this hour; "
-                                                       "retry in " + minutes(outcome.retry_seconds));
-            case BeginStatus::HostLimit:
-              return responder.error(policy_violation, "this server sent too many codes this hour; retry in " +
-                                                           minutes(outcome.retry_seconds));
-            case BeginStatus::Failed:
-              return responder.error(kTemporary, "the server cannot send a code now; try later");
-          }
-          if (!s->gateway) {
-            cancel(*s->db, s->host, number);
-            return responder.error(kTemporary, "no SMS gateway is configured; try later");
-          }
-          std::string text = replace_all(replace_all(s->sms_text, "{code}", code), "{host}", s->host);
-          s->gateway->send(number, text, [weak, number, responder, sent](sms::SendResult result) {
-            std::shared_ptr<Shared> s = weak.lock();
-            if (!s) return;
-            // Issue 4 security: the log names neither the code nor the whole number.
-            if (!result.ok) {
-              s->log->warn("register", 0, "SMS to ", phone::masked(number), " failed: ", result.detail);
-              cancel(*s->db, s->host, number);
-              return responder.error(kTemporary, "the SMS could not be sent; try again later");
-            }
-            s->log->info("register", 0, "code sent to ", phone::masked(number));
-            sent();
-          });
-        });
+  store_code(*shared->db, shared->host, number, ip, pending, phone::hash_code(number, code), shared->limits,
+             [weak, number, code, responder, sent = std::move(sent)](bool stored) {
+               std::shared_ptr<Shared> s = weak.lock();
+               if (!s) return;
+               if (!stored) return responder.error(kTemporary, "the server cannot send a code now; try later");
+               if (!s->gateway) {
+                 cancel(*s->db, s->host, number);
+                 return responder.error(kTemporary, "no SMS gateway is configured; try later");
+               }
+               std::string text = replace_all(replace_all(s->sms_text, "{code}", code), "{host}", s->host);
+               s->gateway->send(number, text, [weak, number, responder, sent](sms::SendResult result) {
+                 std::shared_ptr<Shared> s = weak.lock();
+                 if (!s) return;
+                 // Issue 4 security: the log names neither the code nor the whole number.
+                 if (!result.ok) {
+                   s->log->warn("register", 0, "SMS to ", phone::masked(number), " failed: ", result.detail);
+                   cancel(*s->db, s->host, number);
+                   return responder.error(kTemporary, "the SMS could not be sent; try again later");
+                 }
+                 s->log->info("register", 0, "code sent to ", phone::masked(number));
+                 sent();
+               });
+             });
+}
+
+}  // namespace
+
+void send_code(const std::shared_ptr<Shared>& shared, const std::string& number, const std::string& ip,
+               const Pending& pending, const std::string& password, const Responder& responder,
+               std::function<void()> sent) {
+  std::weak_ptr<Shared> weak = shared;
+  check_limits(
+      *shared->db, shared->host, number, ip, shared->limits,
+      [weak, number, ip, pending, password, responder, sent = std::move(sent)](BeginOutcome outcome) mutable {
+        std::shared_ptr<Shared> s = weak.lock();
+        if (!s) return;
+        switch (outcome.status) {
+          case BeginStatus::Started:
+            break;
+          case BeginStatus::Cooldown:
+            return responder.error(resource_constraint, limit_text(outcome));
+          case BeginStatus::Failed:
+            return responder.error(kTemporary, limit_text(outcome));
+          default:
+            return responder.error(policy_violation, limit_text(outcome));
+        }
+        if (pending.purpose == "change") return store_and_send(s, number, ip, pending, responder, std::move(sent));
+        s->accounts->derive_credentials(
+            password, s->iterations,
+            [weak, number, ip, pending, responder,
+             sent = std::move(sent)](std::optional<xmpp::AccountCredentials> credentials) mutable {
+              std::shared_ptr<Shared> s = weak.lock();
+              if (!s) return;
+              if (!credentials) {
+                return responder.error(not_acceptable,
+                                       "the password is empty or contains characters that are not allowed");
+              }
+              Pending with_keys = pending;
+              with_keys.credentials = credentials->to_text();
+              store_and_send(s, number, ip, with_keys, responder, std::move(sent));
+            });
+      });
 }
 
 void answer_check_failure(const CheckOutcome& outcome, const Responder& responder) {

@@ -60,10 +60,13 @@ struct Responder {
 // type "wait" (RFC 6120 §8.3.2) rather than the condition's usual "cancel".
 inline constexpr xmpp::StanzaErrorCondition kTemporary{"service-unavailable", xmpp::ErrorType::Wait};
 
-// Generates a code, stores it (limits permitting) and sends the SMS; then
+// Checks the limits; then, for a sign-up or reset, derives the SCRAM keys
+// from `password` (on the thread pool: only requests within the limits cost
+// PBKDF2); then generates a code, stores it and sends the SMS. Finally
 // `sent()` runs, or the responder gets the error.
 void send_code(const std::shared_ptr<Shared>& shared, const std::string& number, const std::string& ip,
-               const Pending& pending, const Responder& responder, std::function<void()> sent);
+               const Pending& pending, const std::string& password, const Responder& responder,
+               std::function<void()> sent);
 // Maps a failed check to its stanza error.
 void answer_check_failure(const CheckOutcome& outcome, const Responder& responder);
 

@@ -89,22 +89,11 @@ Responder stream_responder(const xmpp::UnauthenticatedIqEvent& event) {
           }};
 }
 
-// Step 1, decided: store the code for `pending` and send it.
+// Step 1, decided: a code for `pending`, and the second form.
 void start_verification(const std::shared_ptr<Shared>& shared, const std::string& number, const std::string& ip,
-                        const std::string& password, Pending pending, const Responder& responder) {
-  std::weak_ptr<Shared> weak = shared;
-  shared->accounts->derive_credentials(
-      password, shared->iterations,
-      [weak, number, ip, pending = std::move(pending), responder](std::optional<xmpp::AccountCredentials> credentials) mutable {
-        std::shared_ptr<Shared> s = weak.lock();
-        if (!s) return;
-        if (!credentials) {
-          responder.error(not_acceptable, "the password is empty or contains characters that are not allowed");
-          return;
-        }
-        pending.credentials = credentials->to_text();
-        send_code(s, number, ip, pending, responder, [responder, number] { responder.result(code_form(number)); });
-      });
+                        const std::string& password, const Pending& pending, const Responder& responder) {
+  send_code(shared, number, ip, pending, password, responder,
+            [responder, number] { responder.result(code_form(number)); });
 }
 
 void request_code(const std::shared_ptr<Shared>& shared, const std::map<std::string, std::string>& fields,

@@ -67,32 +67,33 @@ int64_t cell_int(const store::PgResult& r, size_t col) {
 
 }  // namespace
 
-void begin(store::PgClient& db, const std::string& host, const std::string& number, const std::string& ip,
-           const Pending& pending, const std::string& code_hash, const Limits& limits,
-           std::function<void(BeginOutcome)> done) {
+void check_limits(store::PgClient& db, const std::string& host, const std::string& number, const std::string& ip,
+                  const Limits& limits, std::function<void(BeginOutcome)> done) {
   db.execute(kLimits, {host, number, ip, std::to_string(limits.cooldown_seconds)},
-             [&db, host, number, ip, pending, code_hash, limits, done = std::move(done)](store::PgResult&& r) {
-               if (!r.ok || r.rows.empty()) {
-                 done({BeginStatus::Failed});
-                 return;
-               }
+             [limits, done = std::move(done)](store::PgResult&& r) {
+               if (!r.ok || r.rows.empty()) return done({BeginStatus::Failed});
                if (int64_t left = cell_int(r, 0); left > 0) return done({BeginStatus::Cooldown, left});
                if (cell_int(r, 1) >= limits.per_number_per_hour) return done({BeginStatus::NumberLimit, cell_int(r, 2)});
                if (cell_int(r, 3) >= limits.per_ip_per_hour) return done({BeginStatus::IpLimit, cell_int(r, 4)});
                if (cell_int(r, 5) >= limits.per_host_per_hour) return done({BeginStatus::HostLimit, cell_int(r, 6)});
-               store::PgParams params{host,
-                                      number,
-                                      pending.purpose,
-                                      pending.username,
-                                      pending.credentials.empty() ? std::nullopt
-                                                                  : std::optional<std::string>(pending.credentials),
-                                      code_hash,
-                                      std::to_string(limits.ttl_seconds),
-                                      ip};
-               db.execute(kStore, std::move(params), [done](store::PgResult&& stored) {
-                 done({stored.ok && stored.affected_rows == 1 ? BeginStatus::Started : BeginStatus::Failed});
-               });
+               done({BeginStatus::Started});
              });
+}
+
+void store_code(store::PgClient& db, const std::string& host, const std::string& number, const std::string& ip,
+                const Pending& pending, const std::string& code_hash, const Limits& limits,
+                std::function<void(bool ok)> done) {
+  store::PgParams params{host,
+                         number,
+                         pending.purpose,
+                         pending.username,
+                         pending.credentials.empty() ? std::nullopt : std::optional<std::string>(pending.credentials),
+                         code_hash,
+                         std::to_string(limits.ttl_seconds),
+                         ip};
+  db.execute(kStore, std::move(params), [done = std::move(done)](store::PgResult&& stored) {
+    done(stored.ok && stored.affected_rows == 1);
+  });
 }
 
 void cancel(store::PgClient& db, const std::string& host, const std::string& number) {

@@ -38,11 +38,13 @@ struct BeginOutcome {
   BeginStatus status;
   int64_t retry_seconds = 0;
 };
-// Checks the cooldown and the hourly limits, then stores the hashed code
-// (replacing an older one for the number) and logs the send.
-void begin(store::PgClient& db, const std::string& host, const std::string& number, const std::string& ip,
-           const Pending& pending, const std::string& code_hash, const Limits& limits,
-           std::function<void(BeginOutcome)> done);
+// Checks the resend cooldown and the hourly limits (Started: a code may go).
+void check_limits(store::PgClient& db, const std::string& host, const std::string& number, const std::string& ip,
+                  const Limits& limits, std::function<void(BeginOutcome)> done);
+// Stores the hashed code (replacing an older one for the number) and logs the send.
+void store_code(store::PgClient& db, const std::string& host, const std::string& number, const std::string& ip,
+                const Pending& pending, const std::string& code_hash, const Limits& limits,
+                std::function<void(bool ok)> done);
 // Forgets the pending code (the SMS could not be sent).
 void cancel(store::PgClient& db, const std::string& host, const std::string& number);
 
