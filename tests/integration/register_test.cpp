@@ -90,6 +90,11 @@ TEST_CASE("register: a wrong code creates nothing and counts a try") {
   CHECK(error_text(answer) == "wrong code; 4 tries left");
   CHECK(account_count(server, kNumber) == 0);
   CHECK(db_value(server, "SELECT tries FROM phone_verifications") == "1");
+  // Stored hashed (salt$sha256), and the password only as SCRAM keys.
+  std::string stored = db_value(server, "SELECT code_hash FROM phone_verifications");
+  CHECK(stored.size() == 32 + 1 + 64);
+  CHECK(stored.find(code) == std::string::npos);
+  CHECK(db_value(server, "SELECT count(*) FROM phone_verifications WHERE credentials LIKE '%pw%'") == "0");
   // The right code still works within the tries.
   CHECK(ask(*client, "", code_form(kNumber, code), "set").attr("type") == "result");
 }
@@ -262,4 +267,18 @@ TEST_CASE("register: parleyctl user add --phone and sms test") {
   CHECK(lines[0].find("\t+12015550127\tParley SMS gateway test for localhost") != std::string::npos);
   out.clear();
   CHECK(server.parleyctl({"sms", "test", "nope"}, out) == 2);
+}
+
+TEST_CASE("register: with one_account_per_number = false, a number may have several accounts") {
+  TestServer server(register_options("username = \"choose\"\none_account_per_number = false\n"));
+  auto client = tls_client(server);
+  sign_up(server, *client, kNumber, "a-pw", "alice");
+  sign_up(server, *client, kNumber, "b-pw", "bob");
+  CHECK(db_value(server, "SELECT count(*) FROM phone_numbers WHERE number = '+12015550123'") == "2");
+  // Naming one of them resets that one's password only.
+  sign_up(server, *client, kNumber, "b-new", "bob");
+  RawClient bob(server.starttls_port());
+  CHECK_NOTHROW(bob.login("bob", "b-new"));
+  RawClient alice(server.starttls_port());
+  CHECK_NOTHROW(alice.login("alice", "a-pw"));
 }
