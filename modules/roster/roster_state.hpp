@@ -23,6 +23,9 @@ namespace parley::modules::roster {
 struct Roster {
   int64_t version = 0;
   std::map<std::string, RosterItem> items;  // by contact bare JID
+  // The visible items as jabber:iq:roster children, for `serialized_version`.
+  std::string serialized_items;
+  int64_t serialized_version = -1;
   size_t visible_count() const;
 };
 

@@ -225,6 +225,11 @@ TEST_CASE("register: the same flow resets the password of the number's account")
   TestServer server(register_options());
   auto client = tls_client(server);
   sign_up(server, *client, kNumber, "old password");
+  {
+    // A login puts the old credentials in the server's cache (auth.credential_cache).
+    RawClient cached(server.starttls_port());
+    CHECK_NOTHROW(cached.login(kNumber, "old password"));
+  }
   sign_up(server, *client, kNumber, "new password");
   CHECK(account_count(server, kNumber) == 1);
   RawClient old_login(server.starttls_port());
