@@ -222,10 +222,11 @@ void declare_options(core::OptionRegistry& registry) {
                 .min = 1, .max = 100000,
                 .doc = "Roster items one account may keep; adding one more gets <not-acceptable/>.",
                 .per_host = true});
-  registry.add({.key = "modules.roster.offline_cache", .type = core::OptionType::Integer, .default_value = "1000",
+  registry.add({.key = "modules.roster.offline_cache", .type = core::OptionType::Integer, .default_value = "256",
                 .min = 0, .max = 10000000,
                 .doc = "Rosters of accounts that went offline kept in memory (most recently used first), "
-                       "so that a reconnecting client gets its roster without a database query.",
+                       "so that a reconnecting client gets its roster without a database query. A cached roster "
+                       "costs about 300 bytes per item.",
                 .per_host = true});
 }
 
