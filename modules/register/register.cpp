@@ -96,6 +96,7 @@ void start(xmpp::ModuleContext& ctx) {
                     ctx.option_int("max_sms_per_host"),   ctx.option_int("max_tries")};
   shared->db = &ctx.database();
   shared->accounts = &ctx.host_context().services().accounts();
+  shared->services = &ctx.host_context().services();
   shared->log = &ctx.log();
   std::string error;
   shared->gateway = modules::sms::make_gateway(ctx.loop(), modules::sms::settings_from(config, ctx.host()), error);

@@ -41,6 +41,7 @@ struct Shared {
   std::unique_ptr<sms::Gateway> gateway;
   store::PgClient* db = nullptr;
   xmpp::AccountStore* accounts = nullptr;
+  xmpp::Services* services = nullptr;
   core::Logger* log = nullptr;
 };
 

@@ -183,9 +183,12 @@ void finish_signup(const std::shared_ptr<Shared>& shared, const std::string& num
             return responder.error(kTemporary, "the account could not be created; try later");
         }
         s->log->info("register", 0, "account ", username, "@", s->host, " created for ", phone::masked(number));
-        set_number(*s->db, s->host, username, number, [responder](bool ok) {
+        set_number(*s->db, s->host, username, number, [weak, username, responder](bool ok) {
           if (ok) return responder.ok();
-          responder.error(xmpp::errors::internal_server_error, "the account exists but its number was not stored");
+          // An account exists only with its verified number: undo it (the
+          // code is spent, so the user starts again).
+          if (std::shared_ptr<Shared> s = weak.lock()) s->services->delete_account(s->host, username, [](std::string) {});
+          responder.error(kTemporary, "the account could not be completed; please sign up again");
         });
       });
 }

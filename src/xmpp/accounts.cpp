@@ -1,7 +1,5 @@
 #include "xmpp/accounts.hpp"
 
-#include <openssl/rand.h>
-
 #include <chrono>
 #include <sstream>
 #include <thread>
@@ -148,7 +146,7 @@ std::optional<AccountCredentials> AccountCredentials::from_text(std::string_view
     std::optional<std::string> salt_bytes = core::base64_decode(salt);
     std::optional<std::string> stored_bytes = core::base64_decode(stored);
     std::optional<std::string> server_bytes = core::base64_decode(server);
-    if (!h || !salt_bytes || !stored_bytes || !server_bytes) return std::nullopt;
+    if (!h || iterations == 0 || !salt_bytes || !stored_bytes || !server_bytes) return std::nullopt;
     credentials.scram.push_back({*h, *salt_bytes, iterations, *stored_bytes, *server_bytes});
   }
   if (credentials.scram.size() != std::size(kAllHashes)) return std::nullopt;
