@@ -5,8 +5,10 @@
 // database (the module uses the database clock only): no sleeps.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
@@ -288,4 +290,21 @@ TEST_CASE("register: with one_account_per_number = false, a number may have seve
   CHECK_NOTHROW(bob.login("bob", "b-new"));
   RawClient alice(server.starttls_port());
   CHECK_NOTHROW(alice.login("alice", "a-pw"));
+}
+
+TEST_CASE("register: no account stays without its number") {
+  TestServer server(register_options());
+  // The number's row cannot be written (a trigger in the test database).
+  db_exec(server,
+          "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql");
+  db_exec(server, "CREATE TRIGGER refuse BEFORE INSERT ON phone_numbers FOR EACH ROW EXECUTE FUNCTION refuse()");
+  auto client = tls_client(server);
+  REQUIRE(ask(*client, "", signup_form(kNumber, "pw"), "set").attr("type") == "result");
+  xml::Element answer = ask(*client, "", code_form(kNumber, last_code(server, kNumber)), "set");
+  CHECK(condition_of(answer, kStanzaErrors) == "service-unavailable");
+  CHECK(error_text(answer) == "the account could not be completed; please sign up again");
+  for (int i = 0; i < 100 && account_count(server, kNumber) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(account_count(server, kNumber) == 0);
 }
