@@ -171,6 +171,19 @@ TEST_CASE("register: the http gateway posts templated requests and retries failu
     CHECK(requests[0].find("\"authorization\": \"Basic " + core::base64_encode("acct:secret") + "\"") !=
           std::string::npos);
   }
+  SUBCASE("parleyctl sms test uses the same gateway") {
+    TestServer server(register_options("sms_gateway = \"http\"\nhttp_url = \"" + http.url("/ok") + "\"\n"));
+    std::string out;
+    CHECK(server.parleyctl({"sms", "test", "+12015550123"}, out) == 0);
+    CHECK(out.find("sent a test SMS to +12015550123 through the http gateway") != std::string::npos);
+    REQUIRE(http.requests().size() == 1);
+    CHECK(http.requests()[0].find("Body=Parley%20SMS%20gateway%20test%20for%20localhost") != std::string::npos);
+    TestServer failing(register_options("sms_gateway = \"http\"\nhttp_url = \"" + http.url("/fail") +
+                                        "\"\nhttp_retries = 0\n"));
+    out.clear();
+    CHECK(failing.parleyctl({"sms", "test", "+12015550123"}, out) == 1);
+    CHECK(out.find("the http gateway failed: the SMS gateway answered HTTP 500") != std::string::npos);
+  }
   SUBCASE("a 500 is retried http_retries times, then a temporary error") {
     TestServer server(register_options("sms_gateway = \"http\"\nhttp_url = \"" + http.url("/fail") +
                                        "\"\nhttp_retries = 2\n"));
