@@ -52,8 +52,13 @@ std::string json_escape(std::string_view value) {
 
 class HttpGateway final : public Gateway {
  public:
+  // curl_global_init is reference counted; it must precede the first handle.
   HttpGateway(uv_loop_t* loop, Settings settings)
-      : loop_(loop), settings_(std::move(settings)), multi_(curl_multi_init()), timer_(new uv_timer_t) {
+      : loop_(loop),
+        settings_(std::move(settings)),
+        global_(curl_global_init(CURL_GLOBAL_DEFAULT)),
+        multi_(curl_multi_init()),
+        timer_(new uv_timer_t) {
     uv_timer_init(loop_, timer_);
     timer_->data = this;
     curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -73,6 +78,7 @@ class HttpGateway final : public Gateway {
       delete r;
     }
     curl_multi_cleanup(multi_);
+    if (global_ == CURLE_OK) curl_global_cleanup();
     for (Poll* p : polls_) close_poll(p);
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   }
@@ -226,6 +232,7 @@ class HttpGateway final : public Gateway {
 
   uv_loop_t* loop_;
   Settings settings_;
+  CURLcode global_;
   CURLM* multi_;
   uv_timer_t* timer_;  // freed in its close callback
   std::set<Request*> requests_;
