@@ -139,13 +139,14 @@ void request_code(const std::shared_ptr<Shared>& shared, const std::map<std::str
            if (chosen_owns) return start_verification(s, number, ip, password, {"reset", chosen, {}}, responder);
            if (!s->allow_registration) return responder.error(not_allowed, "registration is disabled on this server");
            if (chosen.empty()) return responder.error(not_acceptable, "a username is required");
-           s->accounts->exists(s->host, chosen, [weak, number, chosen, ip, password, responder](std::optional<bool> exists) {
+           auto checked = [weak, number, chosen, ip, password, responder](std::optional<bool> exists) {
              std::shared_ptr<Shared> s = weak.lock();
              if (!s) return;
              if (!exists) return responder.error(kTemporary, "the server cannot check the username now; try later");
              if (*exists) return responder.error(conflict, "that username is taken");
              start_verification(s, number, ip, password, {"register", chosen, {}}, responder);
-           });
+           };
+           s->accounts->exists(s->host, chosen, checked);
          });
 }
 
@@ -187,7 +188,9 @@ void finish_signup(const std::shared_ptr<Shared>& shared, const std::string& num
           if (ok) return responder.ok();
           // An account exists only with its verified number: undo it (the
           // code is spent, so the user starts again).
-          if (std::shared_ptr<Shared> s = weak.lock()) s->services->delete_account(s->host, username, [](std::string) {});
+          if (std::shared_ptr<Shared> s = weak.lock()) {
+            s->services->delete_account(s->host, username, [](std::string) {});
+          }
           responder.error(kTemporary, "the account could not be completed; please sign up again");
         });
       });

@@ -17,7 +17,8 @@ constexpr store::PgStatement kLimits{
     "SELECT (SELECT ceil(extract(epoch FROM sent_at - now()) + $4::integer)::bigint "
     "        FROM phone_verifications WHERE host = $1 AND number = $2), "
     "(SELECT count(*) FROM recent WHERE number = $2), "
-    "(SELECT ceil(extract(epoch FROM min(sent_at) + interval '1 hour' - now()))::bigint FROM recent WHERE number = $2), "
+    "(SELECT ceil(extract(epoch FROM min(sent_at) + interval '1 hour' - now()))::bigint "
+    " FROM recent WHERE number = $2), "
     "(SELECT count(*) FROM recent WHERE ip = $3), "
     "(SELECT ceil(extract(epoch FROM min(sent_at) + interval '1 hour' - now()))::bigint FROM recent WHERE ip = $3), "
     "(SELECT count(*) FROM recent), "
@@ -30,6 +31,11 @@ constexpr store::PgStatement kStore{
     "  ON CONFLICT (host, number) DO UPDATE SET purpose = EXCLUDED.purpose, username = EXCLUDED.username, "
     "  credentials = EXCLUDED.credentials, code_hash = EXCLUDED.code_hash, tries = 0, sent_at = now(), "
     "  expires_at = EXCLUDED.expires_at RETURNING 1) "
+    // Housekeeping on the way: sends older than the hourly window and codes
+    // long expired are of no further use.
+    ", old_sends AS (DELETE FROM sms_sends WHERE host = $1 AND sent_at < now() - interval '1 hour') "
+    ", old_codes AS (DELETE FROM phone_verifications WHERE host = $1 AND number <> $2 "
+    "  AND expires_at < now() - interval '1 hour') "
     "INSERT INTO sms_sends (host, number, ip) SELECT $1, $2, $8 FROM v"};
 constexpr store::PgStatement kCancel{"register_cancel",
                                      "DELETE FROM phone_verifications WHERE host = $1 AND number = $2"};
@@ -73,7 +79,9 @@ void check_limits(store::PgClient& db, const std::string& host, const std::strin
              [limits, done = std::move(done)](store::PgResult&& r) {
                if (!r.ok || r.rows.empty()) return done({BeginStatus::Failed});
                if (int64_t left = cell_int(r, 0); left > 0) return done({BeginStatus::Cooldown, left});
-               if (cell_int(r, 1) >= limits.per_number_per_hour) return done({BeginStatus::NumberLimit, cell_int(r, 2)});
+               if (cell_int(r, 1) >= limits.per_number_per_hour) {
+                 return done({BeginStatus::NumberLimit, cell_int(r, 2)});
+               }
                if (cell_int(r, 3) >= limits.per_ip_per_hour) return done({BeginStatus::IpLimit, cell_int(r, 4)});
                if (cell_int(r, 5) >= limits.per_host_per_hour) return done({BeginStatus::HostLimit, cell_int(r, 6)});
                done({BeginStatus::Started});

@@ -155,6 +155,10 @@ TEST_CASE("register: hourly limits per number, per IP and per host") {
     CHECK(condition_of(refused, kStanzaErrors) == "policy-violation");
     CHECK(error_text(refused) == "too many codes for this number this hour; retry in 60 minutes");
     CHECK(outbox_lines(server) == 2);
+    // An hour later the window has passed, and the old sends are pruned.
+    db_exec(server, "UPDATE sms_sends SET sent_at = now() - interval '61 minutes'");
+    CHECK(ask(*client, "", signup_form(kNumber, "pw"), "set").attr("type") == "result");
+    CHECK(db_value(server, "SELECT count(*) FROM sms_sends") == "1");
   }
   SUBCASE("per IP") {
     TestServer server(register_options("max_sms_per_ip = 1\n"));
