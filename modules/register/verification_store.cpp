@@ -54,9 +54,12 @@ constexpr store::PgStatement kSetNumber{
     "ON CONFLICT (host, username) DO UPDATE SET number = EXCLUDED.number, verified_at = now()"};
 constexpr store::PgStatement kNumberOf{
     "register_number_of", "SELECT number FROM phone_numbers WHERE host = $1 AND username = $2"};
-// Adds to today's (UTC) count only if the total stays within the quota.
+// Adds to today's (UTC) count only if the total stays within the quota;
+// earlier days' counts go.
 constexpr store::PgStatement kQuota{
     "register_phonebook_quota",
+    "WITH old AS (DELETE FROM phonebook_usage WHERE host = $1 AND username = $2 "
+    "             AND day < (now() AT TIME ZONE 'UTC')::date) "
     "INSERT INTO phonebook_usage AS u (host, username, day, numbers) "
     "SELECT $1, $2, (now() AT TIME ZONE 'UTC')::date, $3::integer WHERE $3::integer <= $4::integer "
     "ON CONFLICT (host, username, day) DO UPDATE SET numbers = u.numbers + EXCLUDED.numbers "

@@ -135,6 +135,7 @@ TEST_CASE("register: contact discovery answers only for the numbers sent, within
   db_exec(server, "UPDATE phonebook_usage SET day = day - 1");
   CHECK(ask(*carol, "localhost", "<query xmlns='urn:parley:phonebook:0'><item number='+12015550124'/></query>")
             .attr("type") == "result");
+  CHECK(db_value(server, "SELECT string_agg(numbers::text, ',') FROM phonebook_usage") == "1");
 }
 
 TEST_CASE("register: XEP-0077 once signed in: registered, password change, cancellation") {
