@@ -88,6 +88,29 @@ void register_core_options(OptionRegistry& registry) {
                          "refused.",
                   .per_host = true});
 
+    registry.add_section("http", "The HTTP server inside parleyd (HTTP/1.1, keep-alive), used by modules such as "
+                                 "upload (XEP-0363). HTTPS uses the hosts' certificates.");
+    registry.add({.key = "http.bind_addresses", .type = OptionType::StringList,
+                  .default_value = "[\"0.0.0.0\", \"::\"]", .min = 1,
+                  .doc = "Addresses the HTTP listeners bind to."});
+    registry.add({.key = "http.tls_port", .type = OptionType::Integer, .default_value = "5281",
+                  .min = 0, .max = 65535,
+                  .doc = "Port for HTTPS; 0 disables it."});
+    registry.add({.key = "http.port", .type = OptionType::Integer, .default_value = "0",
+                  .min = 0, .max = 65535,
+                  .doc = "Port for plain HTTP, meant for a TLS-terminating reverse proxy on the same machine "
+                         "(bind it to 127.0.0.1 then); 0 disables it."});
+    registry.add({.key = "http.external_url", .type = OptionType::String, .default_value = "\"\"",
+                  .doc = "Base URL clients use to reach this host's HTTP server, e.g. \"https://upload.example.org/\" "
+                         "behind a reverse proxy; empty means https://<host>:<http.tls_port>/.",
+                  .per_host = true});
+    registry.add({.key = "http.max_header_size", .type = OptionType::Size, .default_value = "\"16KiB\"",
+                  .min = 1024, .max = 1 << 20,
+                  .doc = "Largest request line plus headers accepted; larger requests get 431."});
+    registry.add({.key = "http.idle_timeout", .type = OptionType::Duration, .default_value = "\"60s\"",
+                  .min = 1'000, .max = 3'600'000,
+                  .doc = "An HTTP connection that neither sends nor takes a byte for this long is closed."});
+
     registry.add_section("limits", "Resource limits against abuse (RFC 6120 §13.12).");
     registry.add({.key = "limits.max_stanza_bytes", .type = OptionType::Size, .default_value = "\"256KiB\"",
                   .min = 10'000, .max = 64 << 20,

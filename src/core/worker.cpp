@@ -70,6 +70,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
 }
 
 Worker::~Worker() {
+  http_.reset();
   c2s_.clear();
   graveyard_.clear();
   hosts_.clear();
@@ -97,7 +98,48 @@ bool Worker::start(std::string& error) {
   start_hosts();
   uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->housekeeping(); }, 1000,
                  1000);
-  return open_listeners(error);
+  return open_listeners(error) && open_http(error);
+}
+
+net::HttpLimits Worker::http_limits() const {
+  return {config_->get_size("http.max_header_size"),
+          static_cast<uint64_t>(config_->get_duration("http.idle_timeout").count())};
+}
+
+bool Worker::open_http(std::string& error) {
+  http_ = std::make_unique<net::HttpServer>(
+      net_, http_routes_, http_limits(), [this] { return tls_->default_context(); },
+      [this](std::string_view line) { log_.warn("http", 0, line); });
+  struct Port {
+    const char* option;
+    bool tls;
+  };
+  for (Port port : {Port{"http.tls_port", true}, Port{"http.port", false}}) {
+    int64_t number = config_->get_int(port.option);
+    if (number == 0) continue;
+    for (const std::string& address : config_->get_list("http.bind_addresses")) {
+      if (!http_->listen(address, static_cast<uint16_t>(number), port.tls, error)) {
+        error = std::string(port.option) + " on " + address + ": " + error;
+        return false;
+      }
+      log_.info("worker", 0, "HTTP listening on ", address, " port ", number, port.tls ? " (TLS)" : " (plain)");
+    }
+  }
+  return true;
+}
+
+void Worker::add_component(std::string domain, xmpp::ComponentHandler handler) {
+  components_[std::move(domain)] = std::move(handler);
+}
+
+void Worker::remove_component(std::string_view domain) {
+  auto it = components_.find(domain);
+  if (it != components_.end()) components_.erase(it);
+}
+
+const xmpp::ComponentHandler* Worker::find_component(std::string_view domain) {
+  auto it = components_.find(domain);
+  return it == components_.end() ? nullptr : &it->second;
 }
 
 void Worker::start_hosts() {
@@ -225,6 +267,7 @@ void Worker::run_off_loop(std::function<void()> work, std::function<void()> afte
 void Worker::shutdown(std::function<void()> done) {
   shutting_down_ = true;
   listeners_.clear();
+  if (http_) http_->close_listeners();
   std::vector<xmpp::C2sSession*> open;
   for (auto& [id, session] : c2s_) open.push_back(session.get());
   for (xmpp::C2sSession* session : open) session->close_stream();
@@ -242,6 +285,7 @@ void Worker::shutdown(std::function<void()> done) {
 void Worker::reload(const Config& config, std::shared_ptr<net::TlsContextSet> tls) {
   config_ = &config;
   max_output_buffer_ = config.get_size("limits.max_output_buffer");
+  if (http_) http_->set_limits(http_limits());
   tls_ = std::move(tls);
   start_hosts();
 }
