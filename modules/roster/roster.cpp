@@ -70,7 +70,7 @@ bool validate_set(const xmpp::IqRequest& request, xmpp::Jid& contact) {
 }
 
 // RFC 6121 §2.5.2: removing an item cancels both directions of the subscription.
-void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, const RosterItem& item) {
+void cancel_subscriptions(RosterState& state, const xmpp::Jid& user, const RosterItem& item) {
   auto send = [&](std::string_view type) {
     xml::Element presence("presence", std::string(xmpp::ns::client));
     presence.set_attr("type", std::string(type));
@@ -85,6 +85,10 @@ void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, cons
     }
     send("unsubscribed");
   }
+}
+
+void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, const RosterItem& item) {
+  cancel_subscriptions(state, user, item);
   state.remove(user, roster, item.contact);
 }
 
@@ -165,6 +169,17 @@ void start_roster_iq(RosterState& state) {
     if (!query || s.to.is_bare() || s.from.empty() || s.from.bare() == s.to.bare()) return xmpp::HookResult::Pass;
     state.ctx.router().bounce(s, xmpp::errors::forbidden, "roster pushes come only from the account's server");
     return xmpp::HookResult::Handled;
+  });
+
+  // A deleted account leaves every contact's roster as if it had removed
+  // them (RFC 6121 §2.5.2, XEP-0077 §3.2); its own rows go by cascade.
+  ctx.on(xmpp::events::user_deleting, 0, [&state](xmpp::UserEvent& event) {
+    xmpp::Jid user = *xmpp::Jid::parse(event.username + "@" + state.ctx.host());
+    state.with_roster(user, [&state, user, hold = event.hold](Roster* roster) {
+      if (!roster) return;
+      for (const auto& [contact, item] : roster->items) cancel_subscriptions(state, user, item);
+    });
+    return xmpp::HookResult::Pass;
   });
 
   // XEP-0237 §2.1: announce versioning once the client is authenticated.

@@ -43,7 +43,12 @@ size_t Roster::visible_count() const {
 }
 
 RosterState::RosterState(xmpp::ModuleContext& context)
-    : ctx(context), max_items(context.option_int("max_items")) {}
+    : ctx(context),
+      max_items(context.option_int("max_items")),
+      facts(context.carried<SessionFacts>()),
+      interested(facts.interested),
+      available(facts.available),
+      directed(facts.directed) {}
 
 RosterState::~RosterState() { *alive_ = false; }
 

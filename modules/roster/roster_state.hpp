@@ -25,6 +25,14 @@ struct Roster {
   size_t visible_count() const;
 };
 
+// What the host's live sessions told the module; carried over a reload
+// (ModuleContext::carried), since no query can rebuild it.
+struct SessionFacts {
+  std::unordered_set<std::string> interested;                          // full JIDs
+  std::unordered_set<std::string> available;                           // sent initial presence
+  std::unordered_map<std::string, std::set<std::string>> directed;     // full JID -> targets
+};
+
 class RosterState : public xmpp::ModuleState {
  public:
   explicit RosterState(xmpp::ModuleContext& ctx);
@@ -48,9 +56,10 @@ class RosterState : public xmpp::ModuleState {
   // serialized once.
   void deliver_to_available(const xmpp::Jid& user, const xml::Element& stanza);
 
-  std::unordered_set<std::string> interested;                          // full JIDs
-  std::unordered_set<std::string> available;                           // sent initial presence
-  std::unordered_map<std::string, std::set<std::string>> directed;     // full JID -> targets
+  SessionFacts& facts;
+  std::unordered_set<std::string>& interested;
+  std::unordered_set<std::string>& available;
+  std::unordered_map<std::string, std::set<std::string>>& directed;
 
  private:
   void push(const xmpp::Jid& user, const Roster& roster, const RosterItem& item, bool removed);

@@ -3,6 +3,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -43,7 +44,8 @@ const char* const kUsageText =
     "  user add JID         create an account; the password is read from stdin\n"
     "                       (prompted for when stdin is a terminal)\n"
     "  user passwd JID      set a new password the same way\n"
-    "  user del JID         delete an account and everything it owns\n"
+    "  user del JID         delete an account and everything it owns; a running\n"
+    "                       parleyd does it and tells the contacts\n"
     "  user list HOST       list the accounts of a host\n"
     "  check-config         load and validate the config, then exit\n"
     "  migrate              apply database migrations\n"
@@ -158,9 +160,11 @@ int user_command(Context& ctx, const std::vector<std::string>& args) {
     }
     store::PgSync* db = ctx.database();
     if (!db) return kFailed;
-    std::vector<std::string> users;
-    std::string error = xmpp::account_admin::list(*db, args[1], users);
-    for (const std::string& user : users) std::cout << user << "@" << args[1] << "\n";
+    std::vector<xmpp::account_admin::AccountListing> accounts;
+    std::string error = xmpp::account_admin::list(*db, args[1], accounts);
+    for (const auto& account : accounts) {
+      std::cout << account.username << "@" << args[1] << (account.being_deleted ? " (being deleted)" : "") << "\n";
+    }
     return report(error, {});
   }
   if (verb != "add" && verb != "passwd" && verb != "del") {
@@ -172,7 +176,12 @@ int user_command(Context& ctx, const std::vector<std::string>& args) {
   store::PgSync* db = ctx.database();
   if (!db) return kFailed;
   if (verb == "del") {
-    return report(xmpp::account_admin::remove(*db, jid->domain(), jid->node()), "deleted " + jid->str());
+    bool deleted = false;
+    std::string error =
+        xmpp::account_admin::request_removal(*db, jid->domain(), jid->node(), std::chrono::seconds(10), deleted);
+    return report(error, deleted ? "deleted " + jid->str()
+                                 : jid->str() + " can no longer log in; parleyd is not running, and deletes it "
+                                                "(telling its contacts) when it next starts");
   }
   std::optional<std::string> password = read_password();
   if (!password || password->empty()) {

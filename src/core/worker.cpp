@@ -54,6 +54,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       tls_(std::move(tls)),
       database_(std::make_unique<store::PgClient>(loop, std::move(database_conninfo))),
       accounts_(*database_),
+      account_removal_(*this),
       router_(*this),
       secret_(random_bytes(32)),
       reaper_(new uv_check_t),
@@ -84,6 +85,18 @@ uint32_t Worker::scram_iterations() const {
 }
 
 bool Worker::start(std::string& error) {
+  database_->set_state_hook([this](bool connected, std::string_view detail) {
+    if (!connected) {
+      log_.warn("database", 0, "database unavailable: ", detail);
+      return;
+    }
+    // parleyctl looks for this name to know whether a server will act on its requests.
+    database_->query("SET application_name TO 'parleyd'", {}, [](store::PgResult&&) {});
+    // Hosts start after the first connection; requests then wait for them.
+    if (!hosts_.empty()) account_removal_.on_database_connected();
+  });
+  database_->set_notify_hook(
+      [this](std::string_view channel, std::string_view) { account_removal_.on_notify(channel); });
   database_->start();
   // Clients are let in only once the database can answer them, so the first
   // logins after start-up don't fail for a connection still being made.
@@ -96,6 +109,7 @@ bool Worker::start(std::string& error) {
   }
   if (!database_->connected()) log_.warn("worker", 0, "database not connected yet; serving anyway");
   start_hosts();
+  if (database_->connected()) account_removal_.on_database_connected();
   uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->housekeeping(); }, 1000,
                  1000);
   return open_listeners(error) && open_http(error);
@@ -143,16 +157,22 @@ const xmpp::ComponentHandler* Worker::find_component(std::string_view domain) {
 }
 
 void Worker::start_hosts() {
+  // The old modules stop before the new ones start; what they carry over a
+  // reload (ModuleContext::carried) is handed to their successors.
+  std::map<std::string, xmpp::HostContext::Carried> carried;
+  for (auto& [name, host] : hosts_) carried[name] = host->take_carried();
   hosts_.clear();
   std::vector<std::string> names = config_->hosts();
   default_host_ = names.empty() ? std::string() : names.front();
   for (const std::string& name : names) {
     auto host = std::make_unique<xmpp::HostContext>(name, *this);
+    host->inherit_carried(std::move(carried[name]));
     for (const std::string& wanted : config_->get_list("modules_enabled", name)) {
       for (const xmpp::ModuleDefinition* definition : module_definitions_) {
         if (definition->name == wanted) host->start_module(*definition);
       }
     }
+    host->drop_carried_of_disabled();
     log_.info("worker", 0, "serving ", name);
     hosts_.emplace(name, std::move(host));
   }

@@ -22,6 +22,7 @@
 #include "net/net_loop.hpp"
 #include "net/tls_context.hpp"
 #include "store/pg_client.hpp"
+#include "xmpp/account_removal.hpp"
 #include "xmpp/accounts.hpp"
 #include "xmpp/auth_throttle.hpp"
 #include "xmpp/c2s_session.hpp"
@@ -64,6 +65,10 @@ class Worker final : public xmpp::Services {
   void add_component(std::string domain, xmpp::ComponentHandler handler) override;
   void remove_component(std::string_view domain) override;
   const xmpp::ComponentHandler* find_component(std::string_view domain) override;
+  void delete_account(const std::string& host, const std::string& username,
+                      std::function<void(std::string error)> done) override {
+    account_removal_.remove(host, username, std::move(done));
+  }
 
   // What sessions need from their worker.
   xmpp::AccountStore& accounts() { return accounts_; }
@@ -100,6 +105,7 @@ class Worker final : public xmpp::Services {
   std::shared_ptr<net::TlsContextSet> tls_;
   std::unique_ptr<store::PgClient> database_;
   xmpp::AccountStore accounts_;
+  xmpp::AccountRemoval account_removal_;
   std::unique_ptr<xmpp::AuthThrottle> auth_throttle_;
   xmpp::SessionRegistry sessions_;
   xmpp::Router router_;

@@ -293,6 +293,13 @@ void PgClient::collect_results(Batch& batch) {
     }
 }
 
+void PgClient::collect_notifications(Batch& batch) {
+    while (PGnotify* notify = PQnotifies(conn_)) {
+        batch.notifications.emplace_back(notify->relname, notify->extra != nullptr ? notify->extra : "");
+        PQfreemem(notify);
+    }
+}
+
 // ---- loop callbacks -----------------------------------------------------
 
 void PgClient::on_poll(int status, int events) {
@@ -310,6 +317,7 @@ void PgClient::on_poll(int status, int events) {
                     lose_connection(trimmed(PQerrorMessage(conn_)), batch);
                 } else {
                     collect_results(batch);
+                    collect_notifications(batch);
                     if (want_write_) flush_output(batch);
                 }
             }
@@ -322,8 +330,9 @@ void PgClient::on_poll(int status, int events) {
 }
 
 void PgClient::defer(Batch&& batch) {
-    if (batch.completions.empty() && !batch.state_changed) return;
+    if (batch.completions.empty() && batch.notifications.empty() && !batch.state_changed) return;
     for (auto& completion : batch.completions) deferred_.completions.push_back(std::move(completion));
+    for (auto& notification : batch.notifications) deferred_.notifications.push_back(std::move(notification));
     if (batch.state_changed) {
         // Only the latest state matters to the hook.
         deferred_.state_changed = true;
@@ -360,6 +369,10 @@ void PgClient::dispatch(Batch& batch) {
     for (auto& completion : batch.completions) {
         if (destroyed) break;
         if (completion.done) guarded([&] { completion.done(std::move(completion.result)); });
+    }
+    for (const auto& [channel, payload] : batch.notifications) {
+        if (destroyed) break;
+        if (notify_hook_) guarded([&] { notify_hook_(channel, payload); });
     }
     if (destroyed) {
         if (outer != nullptr) *outer = true;

@@ -43,6 +43,9 @@ public:
     // failed attempt or lost connection (connected=false, detail = reason).
     using StateHook = std::function<void(bool connected, std::string_view detail)>;
     using LogHook = std::function<void(std::string_view)>;
+    // A NOTIFY on a channel this connection LISTENs to (LISTEN again after
+    // each reconnect, from the state hook).
+    using NotifyHook = std::function<void(std::string_view channel, std::string_view payload)>;
 
     static constexpr std::uint64_t kInitialBackoffMs = 100;
     static constexpr std::uint64_t kMaxBackoffMs = 5000;
@@ -55,6 +58,7 @@ public:
 
     void set_state_hook(StateHook hook) { state_hook_ = std::move(hook); }
     void set_log_hook(LogHook hook) { log_hook_ = std::move(hook); }
+    void set_notify_hook(NotifyHook hook) { notify_hook_ = std::move(hook); }
 
     // Starts connecting (non-blocking). PQconnectStart resolves a host *name*
     // with a blocking getaddrinfo(): use a Unix socket path (embedded mode)
@@ -94,6 +98,7 @@ private:
     // Callbacks gathered while inside libpq, run once we are out of it.
     struct Batch {
         std::vector<Completion> completions;
+        std::vector<std::pair<std::string, std::string>> notifications;  // channel, payload
         bool state_changed = false;
         bool now_connected = false;
         std::string detail;
@@ -110,6 +115,7 @@ private:
     bool watch_socket(int events);
     void flush_output(Batch& batch);
     void collect_results(Batch& batch);
+    void collect_notifications(Batch& batch);
     void on_poll(int status, int events);
     void on_idle();
     void dispatch(Batch& batch);
@@ -132,6 +138,7 @@ private:
     std::unordered_set<std::string> prepared_;
     StateHook state_hook_;
     LogHook log_hook_;
+    NotifyHook notify_hook_;
     bool* destroyed_flag_ = nullptr;  // lets dispatch() notice its own destruction
 };
 

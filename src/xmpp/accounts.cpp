@@ -2,24 +2,32 @@
 
 #include <openssl/rand.h>
 
+#include <chrono>
+#include <thread>
+
 #include "core/base64.hpp"
 #include "xmpp/sasl/saslprep.hpp"
 #include "store/pg_client.hpp"
 #include "store/pg_sync.hpp"
+#include "xmpp/account_removal.hpp"
 
 namespace parley::xmpp {
 
 namespace {
 
+// An account waiting for deletion (schema/0009) no longer logs in.
 constexpr store::PgStatement kFetchScram{
     "account_fetch_scram",
     "SELECT salt, iterations, stored_key, server_key FROM account_scram "
-    "WHERE host = $1 AND username = $2 AND hash = $3"};
+    "WHERE host = $1 AND username = $2 AND hash = $3 "
+    "AND NOT EXISTS (SELECT 1 FROM account_deletions WHERE host = $1 AND username = $2)"};
 // 'SHA-512' > 'SHA-256' > 'SHA-1' as text, so DESC picks the strongest.
 constexpr store::PgStatement kFetchStrongest{
     "account_fetch_strongest",
     "SELECT salt, iterations, stored_key, server_key, hash FROM account_scram "
-    "WHERE host = $1 AND username = $2 ORDER BY hash DESC LIMIT 1"};
+    "WHERE host = $1 AND username = $2 "
+    "AND NOT EXISTS (SELECT 1 FROM account_deletions WHERE host = $1 AND username = $2) "
+    "ORDER BY hash DESC LIMIT 1"};
 constexpr store::PgStatement kExists{
     "account_exists", "SELECT 1 FROM accounts WHERE host = $1 AND username = $2"};
 
@@ -142,20 +150,47 @@ std::string set_password(store::PgSync& db, const std::string& host, const std::
   });
 }
 
-std::string remove(store::PgSync& db, const std::string& host, const std::string& username) {
-  // Module tables reference accounts ON DELETE CASCADE, so one delete removes
-  // everything the account owns.
-  store::PgResult r = db.exec("DELETE FROM accounts WHERE host = $1 AND username = $2", {host, username});
+std::string request_removal(store::PgSync& db, const std::string& host, const std::string& username,
+                            std::chrono::milliseconds wait, bool& deleted) {
+  deleted = false;
+  store::PgResult r = db.exec(
+      "INSERT INTO account_deletions (host, username) SELECT host, username FROM accounts "
+      "WHERE host = $1 AND username = $2 ON CONFLICT DO NOTHING RETURNING 1",
+      {host, username});
   if (!r.ok) return r.error;
-  if (r.affected_rows == 0) return "no such account";
-  return {};
+  if (r.rows.empty()) {
+    store::PgResult exists = db.exec("SELECT 1 FROM accounts WHERE host = $1 AND username = $2", {host, username});
+    if (!exists.ok) return exists.error;
+    if (exists.rows.empty()) return "no such account";
+  }
+  store::PgResult notified = db.exec("SELECT pg_notify($1, '')", {std::string(kDeletionChannel)});
+  if (!notified.ok) return notified.error;
+  store::PgResult server = db.exec(
+      "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'parleyd'", {});
+  if (!server.ok) return server.error;
+  if (server.rows.empty()) return {};  // carried out when parleyd next starts
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    store::PgResult left = db.exec("SELECT 1 FROM accounts WHERE host = $1 AND username = $2", {host, username});
+    if (!left.ok) return left.error;
+    if (left.rows.empty()) {
+      deleted = true;
+      return {};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "parleyd did not finish the deletion in time; it stays requested";
 }
 
-std::string list(store::PgSync& db, const std::string& host, std::vector<std::string>& usernames) {
-  store::PgResult r = db.exec("SELECT username FROM accounts WHERE host = $1 ORDER BY username", {host});
+std::string list(store::PgSync& db, const std::string& host, std::vector<AccountListing>& accounts) {
+  store::PgResult r = db.exec(
+      "SELECT a.username, d.username IS NOT NULL FROM accounts a "
+      "LEFT JOIN account_deletions d ON d.host = a.host AND d.username = a.username "
+      "WHERE a.host = $1 ORDER BY a.username",
+      {host});
   if (!r.ok) return r.error;
   for (const auto& row : r.rows) {
-    if (row[0]) usernames.push_back(*row[0]);
+    if (row[0]) accounts.push_back({*row[0], row[1] == "t"});
   }
   return {};
 }

@@ -2,6 +2,7 @@
 // Accounts and their SCRAM credentials (schema/0001_accounts.sql). The server
 // reads them asynchronously; parleyctl writes them through PgSync. Only SCRAM
 // stored keys are kept (RFC 5802 §3): never a password.
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -49,8 +50,17 @@ std::string create(store::PgSync& db, const std::string& host, const std::string
                    const std::string& password, uint32_t iterations);
 std::string set_password(store::PgSync& db, const std::string& host, const std::string& username,
                          const std::string& password, uint32_t iterations);
-std::string remove(store::PgSync& db, const std::string& host, const std::string& username);
-std::string list(store::PgSync& db, const std::string& host, std::vector<std::string>& usernames);
+// Asks the running parleyd to delete the account (src/xmpp/account_removal.hpp)
+// and waits up to `wait` for it; `deleted` says whether it is gone. With no
+// parleyd connected the request stays: the account can no longer log in and
+// is deleted, its contacts told, when parleyd next starts.
+std::string request_removal(store::PgSync& db, const std::string& host, const std::string& username,
+                            std::chrono::milliseconds wait, bool& deleted);
+struct AccountListing {
+  std::string username;
+  bool being_deleted = false;  // requested, not yet carried out
+};
+std::string list(store::PgSync& db, const std::string& host, std::vector<AccountListing>& accounts);
 }  // namespace account_admin
 
 }  // namespace parley::xmpp

@@ -2,6 +2,7 @@
 // The events the core fires and modules hook (docs/MODULES.md lists them with
 // what handling each one means). Event objects are mutable: a handler may
 // change the stanza, or veto by returning Handled / clearing `allowed`.
+#include <memory>
 #include <string>
 
 #include "xml/element.hpp"
@@ -35,11 +36,16 @@ struct SessionEvent {
 };
 
 // user/creating may be vetoed: set allowed = false and give a reason.
+// user/deleting runs while the account's rows still exist: a handler with
+// asynchronous work to finish first (telling contacts, removing files)
+// copies `hold` into that work and drops it when done; the rows are removed
+// once every copy is gone.
 struct UserEvent {
   HostContext& host;
   std::string username;
   bool allowed = true;
-  std::string reason;
+  std::string reason{};
+  std::shared_ptr<void> hold{};
 };
 
 struct StreamFeaturesEvent {
@@ -72,6 +78,7 @@ inline constexpr EventKey<SessionEvent> session_closed{"session/closed"};
 
 inline constexpr EventKey<UserEvent> user_creating{"user/creating"};
 inline constexpr EventKey<UserEvent> user_created{"user/created"};
+inline constexpr EventKey<UserEvent> user_deleting{"user/deleting"};
 inline constexpr EventKey<UserEvent> user_deleted{"user/deleted"};
 
 inline constexpr EventKey<StreamFeaturesEvent> stream_features{"stream/features"};

@@ -55,6 +55,12 @@ void HostContext::start_module(const ModuleDefinition& definition) {
   enabled_modules_.emplace_back(definition.name);
 }
 
+void HostContext::drop_carried_of_disabled() {
+  std::erase_if(carried_, [this](const auto& entry) {
+    return std::find(enabled_modules_.begin(), enabled_modules_.end(), entry.first) == enabled_modules_.end();
+  });
+}
+
 ModuleContext::ModuleContext(HostContext& host, std::string module_name)
     : host_(host), name_(std::move(module_name)) {}
 

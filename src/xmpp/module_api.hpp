@@ -100,6 +100,15 @@ class HostContext {
   // Starts a module for this host; the context lives until the host goes.
   void start_module(const struct ModuleDefinition& definition);
 
+  // Modules' state that outlives a reload (ModuleContext::carried), by module.
+  using Carried = std::map<std::string, std::shared_ptr<void>, std::less<>>;
+  // On reload the worker moves the old host's carried state to its
+  // successor before starting the modules, then drops what no enabled
+  // module took up again.
+  Carried take_carried() { return std::move(carried_); }
+  void inherit_carried(Carried carried) { carried_ = std::move(carried); }
+  void drop_carried_of_disabled();
+
  private:
   friend class ModuleContext;
   std::string name_;
@@ -111,6 +120,7 @@ class HostContext {
   std::set<std::string> items_;
   std::vector<std::string> enabled_modules_;
   std::vector<std::unique_ptr<ModuleContext>> modules_;
+  Carried carried_;
 };
 
 // Base for a module's own state, kept alive by its context.
@@ -154,6 +164,17 @@ class ModuleContext {
     State& ref = *state;
     states_.push_back(std::move(state));
     return ref;
+  }
+
+  // State that survives a SIGHUP reload: the module's next start on this
+  // host gets the same object back (facts about live sessions, which no
+  // query can rebuild). It goes when the module is disabled or the host
+  // removed. A module always asks for it with the same State type.
+  template <class State>
+  State& carried() {
+    std::shared_ptr<void>& slot = host_.carried_[name_];
+    if (!slot) slot = std::make_shared<State>();
+    return *static_cast<State*>(slot.get());
   }
 
   // Services. Option accessors read "modules.<module>.<name>" for this host.
@@ -211,6 +232,10 @@ class Services {
   virtual void add_component(std::string domain, ComponentHandler handler) = 0;
   virtual void remove_component(std::string_view domain) = 0;
   virtual const ComponentHandler* find_component(std::string_view domain) = 0;
+  // Deletes an account and all its data, telling its contacts
+  // (src/xmpp/account_removal.hpp); `done` gets an empty string on success.
+  virtual void delete_account(const std::string& host, const std::string& username,
+                              std::function<void(std::string error)> done) = 0;
 };
 
 }  // namespace parley::xmpp

@@ -7,6 +7,9 @@ on first start), creates users with parleyctl, then:
     the server and read its disco#info;
   - go-sendxmpp sends a message (STARTTLS and direct TLS) that a slixmpp
     client receives;
+  - with slixmpp's own plugins: a roster subscription both ways, a vCard
+    (XEP-0054) published and read, a block list (XEP-0191), offline storage
+    with delay stamps (XEP-0160, XEP-0203) and last activity (XEP-0012);
   - SIGTERM: parleyd exits 0 and stops its PostgreSQL.
 Usage: interop_test.py PARLEYD PARLEYCTL
 """
@@ -58,6 +61,8 @@ class Client(slixmpp.ClientXMPP):
         self.ready = asyncio.Event()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
+        for plugin in ("xep_0012", "xep_0054", "xep_0191", "xep_0203"):
+            self.register_plugin(plugin)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", lambda m: self.received.put_nowait(m))
         self.add_event_handler("failed_all_auth", lambda _: self.ready.set())
@@ -125,11 +130,45 @@ async def slixmpp_part(port, direct_port):
     check("sli" in alice.client_roster["bob@localhost"].resources,
           "slixmpp sees the contact's resource online after subscribing")
 
+    # vcard-temp: alice publishes, bob (a contact) reads it.
+    vcard = alice["xep_0054"].make_vcard()
+    vcard["FN"] = "Alice Liddell"
+    await alice["xep_0054"].publish_vcard(vcard, timeout=10)
+    got = await bob["xep_0054"].get_vcard(jid="alice@localhost", timeout=10)
+    check(got["vcard_temp"]["FN"] == "Alice Liddell", "slixmpp publishes a vCard that a contact reads")
+
+    # Blocking command: block, list, unblock.
+    await alice["xep_0191"].block(["mallory@example.org"], timeout=10)
+    blocked = await alice["xep_0191"].get_blocked(timeout=10)
+    check({str(j) for j in blocked["blocklist"]["items"]} == {"mallory@example.org"},
+          "slixmpp blocks a JID and reads it back from the block list")
+    await alice["xep_0191"].unblock(["mallory@example.org"], timeout=10)
+    blocked = await alice["xep_0191"].get_blocked(timeout=10)
+    check(len(blocked["blocklist"]["items"]) == 0, "slixmpp unblocks it")
+
+    # Offline storage: bob leaves, alice writes, bob comes back and gets it stamped.
+    bob.disconnect()
+    await asyncio.sleep(1)
+    last = await alice["xep_0012"].get_last_activity("bob@localhost", timeout=10)
+    check(int(last["last_activity"]["seconds"]) >= 0 and last["type"] == "result",
+          "slixmpp reads the last activity of an offline contact")
+    alice.send_message(mto="bob@localhost", mbody="while you were away", mtype="chat")
+    await asyncio.sleep(0.5)
+    bob_again = Client("bob@localhost/back", "bob-pw")
+    bob_again.connect(("127.0.0.1", port))
+    await asyncio.wait_for(bob_again.ready.wait(), 20)
+    try:
+        msg = await asyncio.wait_for(bob_again.received.get(), 10)
+        stored = msg["body"] == "while you were away" and bool(msg["delay"]["stamp"])
+    except asyncio.TimeoutError:
+        stored = False
+    check(stored, "slixmpp receives a message stored offline, with a delay stamp")
+
     wrong = Client("alice@localhost/bad", "wrong-password")
     wrong.connect(("127.0.0.1", port))
     await asyncio.wait_for(wrong.ready.wait(), 20)
     check(not wrong.authenticated, "slixmpp with a wrong password is refused")
-    for c in (alice, bob, wrong):
+    for c in (alice, bob_again, wrong):
         c.disconnect()
     await asyncio.sleep(0.5)
 

@@ -53,6 +53,9 @@ class TestServices : public Services {
     auto it = components_.find(std::string(domain));
     return it == components_.end() ? nullptr : &it->second;
   }
+  void delete_account(const std::string&, const std::string&, std::function<void(std::string)> done) override {
+    done("the test worker has no accounts");
+  }
   std::unique_ptr<HostContext> host;
 
  private:

@@ -182,6 +182,21 @@ TEST_CASE("a callback can issue further queries") {
     CHECK(seen == std::vector<std::string>{"1", "2", "3", "4", "5"});
 }
 
+TEST_CASE("a NOTIFY from another connection reaches the notify hook with its payload") {
+    Connected c;
+    std::vector<std::pair<std::string, std::string>> seen;
+    c.client.set_notify_hook([&](std::string_view channel, std::string_view payload) {
+        seen.emplace_back(channel, payload);
+    });
+    REQUIRE(c.run("LISTEN parley_test").ok);
+    PgSync other(shared_cluster().pg().conninfo());
+    REQUIRE(other.exec("SELECT pg_notify('parley_test', 'one')", {}).ok);
+    REQUIRE(other.exec("SELECT pg_notify('elsewhere', 'ignored')", {}).ok);
+    REQUIRE(other.exec("SELECT pg_notify('parley_test', 'two')", {}).ok);
+    REQUIRE(c.loop.run_until([&] { return seen.size() == 2; }, 10000));
+    CHECK(seen == std::vector<std::pair<std::string, std::string>>{{"parley_test", "one"}, {"parley_test", "two"}});
+}
+
 TEST_CASE("close completes pending requests as temporary and closes every handle") {
     TestLoop loop;
     PgClient client(loop.get(), shared_cluster().pg().conninfo());
