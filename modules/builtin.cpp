@@ -12,6 +12,7 @@ extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
 extern const xmpp::ModuleDefinition vcard_module;
 extern const xmpp::ModuleDefinition private_module;
+extern const xmpp::ModuleDefinition upload_module;
 
 std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
   static const xmpp::ModuleDefinition* const modules[] = {
@@ -25,6 +26,7 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
       &version_module,
       &vcard_module,
       &private_module,
+      &upload_module,
   };
   return modules;
 }
