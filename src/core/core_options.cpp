@@ -18,7 +18,7 @@ void register_core_options(OptionRegistry& registry) {
                   .per_host = true});
     registry.add({.key = "modules_enabled", .type = OptionType::StringList,
                   .default_value = "[\"blocking\", \"disco\", \"last\", \"offline\", \"ping\", \"private\", "
-                                   "\"roster\", \"time\", \"vcard\", \"version\"]",
+                                   "\"proxy65\", \"roster\", \"time\", \"upload\", \"vcard\", \"version\"]",
                   .doc = "Modules enabled for the host, by name. A disabled module's namespaces get "
                          "service-unavailable and its disco features disappear.",
                   .per_host = true});
