@@ -8,6 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <csignal>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -342,4 +344,40 @@ TEST_CASE("upload: expired files are removed by the cleanup task, and with their
   CHECK(f.server.parleyctl({"user", "del", "alice@localhost"}, out) == 0);
   CHECK(eventually([&] { return rows(f.server, "true") == 0 && files_in(f.dir()) == 0; }));
   CHECK(curl(f.server, {}, second.get).code == 404);
+}
+
+TEST_CASE("upload: behind a reverse proxy, slots carry the external URL and plain HTTP serves them") {
+  uint16_t tls_port = free_port(), plain_port = free_port();
+  Fixture f(upload_options("[http]\nbind_addresses = [\"127.0.0.1\"]\ntls_port = " + std::to_string(tls_port) +
+                           "\nport = " + std::to_string(plain_port) +
+                           "\n\n[hosts.\"localhost\"]\nmodules_enabled = [\"disco\", \"upload\"]\n\n"
+                           "[hosts.\"localhost\".http]\nexternal_url = \"https://files.example.org/chat\"\n"));
+  std::filesystem::path file = random_file(f.server, "p.bin", 5000);
+  Slot slot = slot_urls(request_slot(f.alice, "p.png", 5000, "image/png"));
+  const std::string external = "https://files.example.org/chat/upload/localhost/";
+  REQUIRE(slot.put.starts_with(external));
+  REQUIRE(slot.get.starts_with(external));
+  // What the proxy forwards: the path after its own prefix, over plain HTTP.
+  std::string local = "http://127.0.0.1:" + std::to_string(plain_port) + "/upload/localhost/";
+  CHECK(put_file(f.server, local + slot.put.substr(external.size()), file, "image/png").code == 201);
+  Reply get = curl(f.server, {}, local + slot.get.substr(external.size()));
+  CHECK(get.code == 200);
+  CHECK(get.body == read_file(file));
+  // The HTTPS listener serves the same routes.
+  CHECK(curl(f.server, {}, "https://localhost:" + std::to_string(tls_port) + "/upload/localhost/" +
+                               slot.get.substr(external.size()))
+            .code == 200);
+}
+
+TEST_CASE("upload: a SIGHUP reload keeps stored files and hands out new slots") {
+  Fixture f;
+  std::filesystem::path file = random_file(f.server, "r.bin", 2000);
+  Slot before = slot_urls(request_slot(f.alice, "before.jpg", 2000));
+  REQUIRE(put_file(f.server, before.put, file).code == 201);
+  f.server.signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(curl(f.server, {}, before.get).body == read_file(file));
+  Slot after = slot_urls(request_slot(f.alice, "after.jpg", 2000));
+  CHECK(put_file(f.server, after.put, file).code == 201);
+  CHECK(curl(f.server, {}, after.get).code == 200);
 }
