@@ -61,8 +61,11 @@ class Client(slixmpp.ClientXMPP):
         self.ready = asyncio.Event()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
-        for plugin in ("xep_0012", "xep_0054", "xep_0191", "xep_0203"):
+        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0203"):
             self.register_plugin(plugin)
+        self["xep_0065"].auto_accept = True
+        self.socks5_data = asyncio.Queue()
+        self.add_event_handler("socks5_data", lambda data: self.socks5_data.put_nowait(data))
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", lambda m: self.received.put_nowait(m))
         self.add_event_handler("failed_all_auth", lambda _: self.ready.set())
@@ -97,6 +100,25 @@ async def slixmpp_part(port, direct_port):
     features = info["disco_info"]["features"]
     check("urn:xmpp:ping" in features and "jabber:iq:version" in features,
           "slixmpp reads the server's disco#info features")
+
+    # XEP-0065 with slixmpp's own plugin on both ends: it discovers
+    # proxy.localhost through disco, offers it to bob, both connect, alice
+    # activates, and the bytes cross the proxy.
+    proxies = await alice["xep_0065"].discover_proxies(timeout=10)
+    check("proxy.localhost" in {str(j) for j in proxies}, "slixmpp discovers the SOCKS5 proxy proxy.localhost")
+    stream = await asyncio.wait_for(alice["xep_0065"].handshake("bob@localhost/sli", timeout=10), 20)
+    payload = os.urandom(200_000)
+    got = b""
+    if stream is not None:
+        await stream.write(payload)
+        try:
+            while len(got) < len(payload):
+                got += await asyncio.wait_for(bob.socks5_data.get(), 10)
+        except asyncio.TimeoutError:
+            pass
+    check(got == payload, "slixmpp sends 200 kB to slixmpp through the SOCKS5 proxy intact")
+    alice["xep_0065"].close()
+    bob["xep_0065"].close()
 
     for flags, label in (([], "STARTTLS"), (["-t"], "direct TLS")):
         target = direct_port if flags else port
@@ -177,7 +199,7 @@ def main():
     logging.basicConfig(level=logging.ERROR)
     tmp = tempfile.mkdtemp(prefix="parley-interop-")
     os.chmod(tmp, 0o755)  # PostgreSQL runs as 'postgres' when we are root
-    port, direct_port = free_port(), free_port()
+    port, direct_port, https_port, proxy_port = free_port(), free_port(), free_port(), free_port()
     config = os.path.join(tmp, "parley.toml")
     with open(config, "w") as f:
         f.write(f"""[server]
@@ -191,6 +213,13 @@ starttls_port = {port}
 direct_tls_port = {direct_port}
 [auth]
 scram_iterations = 4096
+[http]
+bind_addresses = ["127.0.0.1"]
+tls_port = {https_port}
+[modules.proxy65]
+port = {proxy_port}
+bind_address = "127.0.0.1"
+public_address = "127.0.0.1"
 [hosts."localhost"]
 """)
     log = open(os.path.join(tmp, "parleyd.log"), "w")
