@@ -117,8 +117,8 @@ async def slixmpp_part(port, direct_port):
         except asyncio.TimeoutError:
             pass
     check(got == payload, "slixmpp sends 200 kB to slixmpp through the SOCKS5 proxy intact")
-    alice["xep_0065"].close()
-    bob["xep_0065"].close()
+    if stream is not None:
+        stream.transport.close()  # slixmpp 1.8's plugin close() calls a method its protocol lacks
 
     for flags, label in (([], "STARTTLS"), (["-t"], "direct TLS")):
         target = direct_port if flags else port
