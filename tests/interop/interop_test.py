@@ -5,6 +5,9 @@ Runs parleyd on the embedded default (its own PostgreSQL, created by initdb
 on first start), creates users with parleyctl, then:
   - two slixmpp clients (STARTTLS, and direct TLS) exchange a message, ping
     the server and read its disco#info;
+  - file transfer with slixmpp's plugins: an HTTP File Upload (XEP-0363,
+    PUT by aiohttp over HTTPS, downloaded back byte-identical) and a SOCKS5
+    bytestream through proxy.localhost (XEP-0065);
   - go-sendxmpp sends a message (STARTTLS and direct TLS) that a slixmpp
     client receives;
   - with slixmpp's own plugins: a roster subscription both ways, a vCard
