@@ -179,15 +179,16 @@ void receive(const std::shared_ptr<UploadState>& state, const std::shared_ptr<Ht
                           state->db->execute(kComplete, {slot, state->host},
                                              [weak, weak_exchange, slot](store::PgResult&& result) {
                                                auto state = weak.lock();
+                                               if (!state) return;
                                                auto exchange = weak_exchange.lock();
-                                               if (!state || !exchange) return;
                                                if (!result.ok || result.size() != 1) {
-                                                 // Expired and removed meanwhile.
+                                                 // The slot went meanwhile (expired, or the client left
+                                                 // and on_aborted removed it): so does the file.
                                                  unlink_async(state->loop, state->dir / slot);
-                                                 exchange->respond(text(410, "the slot expired during the upload"));
+                                                 if (exchange) exchange->respond(text(410, "the slot is gone"));
                                                  return;
                                                }
-                                               exchange->respond(text(201, "Created"));
+                                               if (exchange) exchange->respond(text(201, "Created"));
                                              });
                         });
                       });
@@ -247,8 +248,13 @@ void put(const std::shared_ptr<UploadState>& state, const std::shared_ptr<HttpEx
     }
     state->db->execute(kClaim, {target.slot, state->host}, [weak, exchange, slot = target.slot](store::PgResult&& claim) {
       auto state = weak.lock();
-      if (!state || !exchange->open()) return;
-      if (!claim.ok || claim.size() != 1) {
+      if (!state) return;
+      bool claimed = claim.ok && claim.size() == 1;
+      if (!exchange->open()) {
+        if (claimed) discard(state, slot);  // the client left during the round trip
+        return;
+      }
+      if (!claimed) {
         exchange->respond(text(409, "this slot was already used or has expired"));
         return;
       }

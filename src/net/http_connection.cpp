@@ -122,6 +122,15 @@ HttpConnection::~HttpConnection() {
   }
 }
 
+uint64_t HttpConnection::idle_since() {
+  size_t pending = connection_->pending_output_bytes();
+  if (pending != last_pending_) {
+    last_pending_ = pending;
+    last_active_ = uv_now(server_.net_.loop());
+  }
+  return last_active_;
+}
+
 void HttpConnection::start() {
   if (tls_) connection_->start_tls(server_.tls_());
   connection_->start(*this);

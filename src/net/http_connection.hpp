@@ -20,7 +20,9 @@ class HttpConnection final : public ConnectionHandler {
   HttpConnection(HttpServer& server, uint64_t id, std::unique_ptr<Connection> connection, bool tls);
   ~HttpConnection();
   void start();
-  uint64_t idle_since() const { return last_active_; }
+  // When the connection last made progress: input, or output taken by the
+  // client (a slow reader of a large download is not idle).
+  uint64_t idle_since();
   void abort() { connection_->abort(); }
 
   // For HttpExchange.
@@ -65,6 +67,7 @@ class HttpConnection final : public ConnectionHandler {
   uint64_t header_bytes_ = 0;
   std::string stash_;  // bytes of the next request, read while one is answered
   uint64_t last_active_ = 0;
+  size_t last_pending_ = 0;
   bool in_value_ = false;
   bool message_complete_ = false;
   bool response_done_ = false;

@@ -213,3 +213,13 @@ TEST_CASE("http: routes are unique, the longest prefix wins, and a dropped route
   CHECK_FALSE(percent_decode("nul%00"));
   CHECK(percent_encode("a b/ü") == "a%20b%2F%C3%BC");
 }
+
+TEST_CASE("http: a connection that does nothing for idle_timeout is closed") {
+  Fixture f;
+  f.server->set_limits(HttpLimits{1024, 200});
+  Client idle;
+  f.connect(idle);
+  REQUIRE(f.run_until([&] { return f.server->connection_count() == 1; }));
+  CHECK(f.run_until([&] { return idle.closed; }, 3000));
+  CHECK(f.server->connection_count() == 0);
+}
