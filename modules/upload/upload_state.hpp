@@ -52,7 +52,7 @@ std::string sign_put(const UploadState& state, std::string_view slot, std::strin
                      std::string_view content_type, int64_t expires);
 bool signature_matches(std::string_view expected, std::string_view given);
 // The secret from modules.upload.secret, or read from (or generated into)
-// <dir>/../upload.secret with mode 0600.
+// `file` (<modules.upload.path>/upload.secret) with mode 0600.
 std::string load_secret(const std::string& configured, const std::filesystem::path& file, std::string& error);
 // Removes a file without blocking the loop; errors (already gone) are ignored.
 void unlink_async(uv_loop_t* loop, const std::filesystem::path& path, std::shared_ptr<void> hold = {});

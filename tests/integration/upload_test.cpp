@@ -241,6 +241,8 @@ TEST_CASE("upload: only the slot's size and type, once, with a valid signature, 
 
   Slot slot = slot_urls(request_slot(f.alice, "doc.pdf", 1000, "application/pdf"));
   CHECK(put_file(f.server, slot.put, shorter, "application/pdf").code == 413);
+  // A body without a declared length cannot be checked against the slot.
+  CHECK(put_file(f.server, slot.put, file, "application/pdf", {"-H", "Transfer-Encoding: chunked"}).code == 411);
   CHECK(put_file(f.server, slot.put, file, "text/html").code == 415);
   CHECK(put_file(f.server, slot.put, file, "").code == 415);
   std::string tampered = slot.put;
