@@ -143,6 +143,40 @@ void discard(const std::shared_ptr<UploadState>& state, const std::string& slot)
   state->db->execute(kForget, {slot, state->host}, [](store::PgResult&&) {});
 }
 
+// The last step of an upload: the file is whole on disk under its temporary
+// name. It gets its final name (so GET never sees a partial file), then the
+// slot is marked complete; if the slot went meanwhile (expired, or the client
+// left and on_aborted removed it), so does the file.
+void store_file(const std::weak_ptr<UploadState>& weak, const std::weak_ptr<HttpExchange>& weak_exchange,
+                const std::string& slot, bool written) {
+  auto state = weak.lock();
+  if (!state) return;
+  auto exchange = weak_exchange.lock();
+  if (!written || !exchange || !exchange->open()) {
+    discard(state, slot);
+    if (exchange) exchange->respond(text(500, "the file could not be written"));
+    return;
+  }
+  std::filesystem::path part = state->dir / (slot + ".part");
+  if (std::rename(part.c_str(), (state->dir / slot).c_str()) != 0) {
+    discard(state, slot);
+    exchange->respond(text(500, "the file could not be stored"));
+    return;
+  }
+  state->db->execute(kComplete, {slot, state->host}, [weak, weak_exchange, slot](store::PgResult&& result) {
+    auto state = weak.lock();
+    if (!state) return;
+    auto exchange = weak_exchange.lock();
+    if (!result.ok || result.size() != 1) {
+      unlink_async(state->loop, state->dir / slot);
+      if (exchange) exchange->respond(text(410, "the slot is gone"));
+      return;
+    }
+    if (exchange) exchange->respond(text(201, "Created"));
+  });
+}
+
+// Streams the body of a claimed slot into <slot>.part.
 void receive(const std::shared_ptr<UploadState>& state, const std::shared_ptr<HttpExchange>& exchange,
              const std::string& slot) {
   std::filesystem::path part = state->dir / (slot + ".part");
@@ -154,42 +188,14 @@ void receive(const std::shared_ptr<UploadState>& state, const std::shared_ptr<Ht
   }
   auto writer = std::make_shared<FileWriter>(state->loop, fd, exchange);
   std::weak_ptr<UploadState> weak = state;
+  std::weak_ptr<HttpExchange> weak_exchange = exchange;
   exchange->on_aborted([weak, slot] {
     if (auto state = weak.lock()) discard(state, slot);
   });
-  std::weak_ptr<HttpExchange> weak_exchange = exchange;
   exchange->read_body([writer](std::string_view data) { writer->push(data); },
                       [writer, weak, weak_exchange, slot] {
-                        writer->finish([weak, weak_exchange, slot](bool ok) {
-                          auto state = weak.lock();
-                          auto exchange = weak_exchange.lock();
-                          if (!state) return;
-                          if (!ok || !exchange || !exchange->open()) {
-                            discard(state, slot);
-                            if (exchange) exchange->respond(text(500, "the file could not be written"));
-                            return;
-                          }
-                          // The final name appears only once the file is whole.
-                          std::filesystem::path part = state->dir / (slot + ".part");
-                          if (std::rename(part.c_str(), (state->dir / slot).c_str()) != 0) {
-                            discard(state, slot);
-                            exchange->respond(text(500, "the file could not be stored"));
-                            return;
-                          }
-                          state->db->execute(kComplete, {slot, state->host},
-                                             [weak, weak_exchange, slot](store::PgResult&& result) {
-                                               auto state = weak.lock();
-                                               if (!state) return;
-                                               auto exchange = weak_exchange.lock();
-                                               if (!result.ok || result.size() != 1) {
-                                                 // The slot went meanwhile (expired, or the client left
-                                                 // and on_aborted removed it): so does the file.
-                                                 unlink_async(state->loop, state->dir / slot);
-                                                 if (exchange) exchange->respond(text(410, "the slot is gone"));
-                                                 return;
-                                               }
-                                               if (exchange) exchange->respond(text(201, "Created"));
-                                             });
+                        writer->finish([weak, weak_exchange, slot](bool written) {
+                          store_file(weak, weak_exchange, slot, written);
                         });
                       });
 }
