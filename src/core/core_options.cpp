@@ -127,7 +127,8 @@ void register_core_options(OptionRegistry& registry) {
                          "(docs/ARCHITECTURE.md, back-pressure)."});
     registry.add({.key = "limits.max_connections_per_ip", .type = OptionType::Integer, .default_value = "100",
                   .min = 1, .max = 100'000,
-                  .doc = "Concurrent client connections accepted from one IP address."});
+                  .doc = "Concurrent client connections accepted from one IP address, counted separately for "
+                         "XMPP and HTTP."});
     registry.add({.key = "limits.max_sessions_per_account", .type = OptionType::Integer, .default_value = "10",
                   .min = 1, .max = 1000,
                   .doc = "Concurrent resources one account may bind; one more gets <resource-constraint/>.",

@@ -117,7 +117,8 @@ bool Worker::start(std::string& error) {
 
 net::HttpLimits Worker::http_limits() const {
   return {config_->get_size("http.max_header_size"),
-          static_cast<uint64_t>(config_->get_duration("http.idle_timeout").count())};
+          static_cast<uint64_t>(config_->get_duration("http.idle_timeout").count()),
+          config_->get_int("limits.max_connections_per_ip")};
 }
 
 bool Worker::open_http(std::string& error) {

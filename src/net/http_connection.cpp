@@ -108,7 +108,7 @@ const http_parser_settings HttpConnection::settings_ = [] {
 }();
 
 HttpConnection::HttpConnection(HttpServer& server, uint64_t id, std::unique_ptr<Connection> connection, bool tls)
-    : server_(server), id_(id), connection_(std::move(connection)), tls_(tls) {
+    : server_(server), id_(id), connection_(std::move(connection)), tls_(tls), remote_ip_(connection_->remote_ip()) {
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
   last_active_ = uv_now(server_.net_.loop());
@@ -298,7 +298,7 @@ int HttpConnection::on_headers_complete(http_parser* p) {
     request.content_length = value;
   }
   request.tls = self->tls_;
-  request.remote_ip = self->connection_->remote_ip();
+  request.remote_ip = self->remote_ip_;
   self->keep_alive_ = http_should_keep_alive(p) != 0;
   self->dispatch();
   return 0;

@@ -24,6 +24,7 @@ class HttpConnection final : public ConnectionHandler {
   // client (a slow reader of a large download is not idle).
   uint64_t idle_since();
   void abort() { connection_->abort(); }
+  const std::string& remote_ip() const { return remote_ip_; }
 
   // For HttpExchange.
   void start_body(HttpExchange& exchange);
@@ -60,6 +61,7 @@ class HttpConnection final : public ConnectionHandler {
   uint64_t id_;
   std::unique_ptr<Connection> connection_;
   bool tls_;
+  std::string remote_ip_;
   http_parser parser_;
   std::shared_ptr<HttpExchange> exchange_;  // the request being read or answered
   std::shared_ptr<FileSender> file_;        // a file body being sent

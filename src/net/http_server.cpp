@@ -95,14 +95,29 @@ bool HttpServer::listen(const std::string& address, uint16_t port, bool tls, std
 
 void HttpServer::accept(std::unique_ptr<Connection> connection, bool tls) {
   if (tls && !tls_()) return;  // no certificate: drop rather than serve HTTPS without one
+  if (limits_.max_connections_per_ip > 0) {
+    // Dropping the Connection closes it: one address cannot hold every slot.
+    auto it = per_ip_.find(connection->remote_ip());
+    if (it != per_ip_.end() && it->second >= limits_.max_connections_per_ip) {
+      if (log_) log_("refusing an HTTP connection from " + it->first + ": limits.max_connections_per_ip reached");
+      return;
+    }
+  }
   uint64_t id = next_id_++;
   auto http = std::make_unique<HttpConnection>(*this, id, std::move(connection), tls);
   HttpConnection& ref = *http;
   connections_.emplace(id, std::move(http));
+  ++per_ip_[ref.remote_ip()];
   ref.start();
 }
 
-void HttpServer::remove(uint64_t id) { connections_.erase(id); }
+void HttpServer::remove(uint64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  auto ip = per_ip_.find(it->second->remote_ip());
+  if (ip != per_ip_.end() && --ip->second <= 0) per_ip_.erase(ip);
+  connections_.erase(it);
+}
 
 // A connection that sent and took nothing for idle_timeout is dropped, so
 // idle keep-alive connections and stalled clients cannot pile up.

@@ -99,6 +99,7 @@ class HttpRoutes {
 struct HttpLimits {
   uint64_t max_header_bytes = 16 * 1024;
   uint64_t idle_timeout_ms = 60'000;
+  int64_t max_connections_per_ip = 0;  // 0: no limit
 };
 
 class HttpServer {
@@ -131,6 +132,7 @@ class HttpServer {
   LogHook log_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<uint64_t, std::unique_ptr<HttpConnection>> connections_;
+  std::unordered_map<std::string, int64_t> per_ip_;
   uint64_t next_id_ = 1;
   uv_timer_t* sweeper_;  // freed by its close callback
 };

@@ -223,3 +223,24 @@ TEST_CASE("http: a connection that does nothing for idle_timeout is closed") {
   CHECK(f.run_until([&] { return idle.closed; }, 3000));
   CHECK(f.server->connection_count() == 0);
 }
+
+TEST_CASE("http: connections past max_connections_per_ip are refused until one ends") {
+  Fixture f;
+  f.server->set_limits(HttpLimits{1024, 60'000, 2});
+  auto route = f.routes.add("/", [](std::shared_ptr<HttpExchange> exchange) {
+    exchange->respond(http_text_response(200, "hi"));
+  });
+  auto first = std::make_unique<Client>();
+  Client second, third, fourth;
+  f.connect(*first);
+  f.connect(second);
+  REQUIRE(f.run_until([&] { return f.server->connection_count() == 2; }));
+  f.connect(third);
+  CHECK(f.run_until([&] { return third.closed; }));
+  CHECK(f.server->connection_count() == 2);
+  first->conn->close();
+  REQUIRE(f.run_until([&] { return f.server->connection_count() == 1; }));
+  f.connect(fourth);
+  fourth.conn->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(f.run_until([&] { return fourth.received.find("hi\n") != std::string::npos; }));
+}
