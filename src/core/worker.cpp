@@ -108,7 +108,10 @@ bool Worker::start(std::string& error) {
     uv_update_time(loop_);
   }
   if (!database_->connected()) log_.warn("worker", 0, "database not connected yet; serving anyway");
-  start_hosts();
+  if (std::string failed = start_hosts(); !failed.empty()) {
+    error = failed;
+    return false;
+  }
   if (database_->connected()) account_removal_.on_database_connected();
   uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->housekeeping(); }, 1000,
                  1000);
@@ -157,7 +160,11 @@ const xmpp::ComponentHandler* Worker::find_component(std::string_view domain) {
   return it == components_.end() ? nullptr : &it->second;
 }
 
-void Worker::start_hosts() {
+// A module that cannot start (its port is taken, two modules claim one
+// namespace) is logged and left out: on reload the server keeps running
+// without it; at start-up the first such error is returned and parleyd exits.
+std::string Worker::start_hosts() {
+  std::string first_error;
   // The old modules stop before the new ones start; what they carry over a
   // reload (ModuleContext::carried) is handed to their successors.
   std::map<std::string, xmpp::HostContext::Carried> carried;
@@ -170,13 +177,21 @@ void Worker::start_hosts() {
     host->inherit_carried(std::move(carried[name]));
     for (const std::string& wanted : config_->get_list("modules_enabled", name)) {
       for (const xmpp::ModuleDefinition* definition : module_definitions_) {
-        if (definition->name == wanted) host->start_module(*definition);
+        if (definition->name != wanted) continue;
+        try {
+          host->start_module(*definition);
+        } catch (const std::exception& e) {
+          std::string message = "module " + wanted + " for " + name + " not started: " + e.what();
+          log_.error("worker", 0, message);
+          if (first_error.empty()) first_error = message;
+        }
       }
     }
     host->drop_carried_of_disabled();
     log_.info("worker", 0, "serving ", name);
     hosts_.emplace(name, std::move(host));
   }
+  return first_error;
 }
 
 bool Worker::open_listeners(std::string& error) {

@@ -91,7 +91,7 @@ class Worker final : public xmpp::Services {
   bool open_http(std::string& error);
   net::HttpLimits http_limits() const;
   void accept(std::unique_ptr<net::Connection> connection, bool direct_tls);
-  void start_hosts();
+  std::string start_hosts();  // the first module start failure, if any
   static void on_reap(uv_check_t* handle);
   // Once a second: negotiation deadlines and client liveness.
   void housekeeping();

@@ -309,3 +309,25 @@ TEST_CASE("jingle: a file-transfer offer and its acceptance pass between two cli
   xml::Element gone = ask(p.alice, "bob@localhost/laptop", offer, "set");
   CHECK(condition_of(gone, kStanzaErrors) == "service-unavailable");
 }
+
+TEST_CASE("proxy65: a port held by another program stops start-up with a clear error") {
+  // A listening socket without SO_REUSEPORT: the proxy cannot share it.
+  int blocker = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = 0;
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  REQUIRE(::bind(blocker, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(blocker, 1) == 0);
+  socklen_t length = sizeof address;
+  getsockname(blocker, reinterpret_cast<sockaddr*>(&address), &length);
+  ServerOptions options;
+  options.modules = {"disco", "proxy65"};
+  options.extra_config = "[modules.proxy65]\nport = " + std::to_string(ntohs(address.sin_port)) +
+                         "\nbind_address = \"127.0.0.1\"\n";
+  options.start = false;
+  TestServer server(options);
+  CHECK_THROWS_AS(server.start(), std::runtime_error);
+  CHECK(server.log().find("module proxy65 for localhost not started: proxy65: cannot listen") != std::string::npos);
+  ::close(blocker);
+}
