@@ -6,10 +6,23 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <ctime>
 
 #include "net/net_loop.hpp"
 
 namespace parley::net {
+
+namespace {
+// RFC 9110 §6.6.1: an origin server with a clock sends Date (IMF-fixdate).
+std::string http_date() {
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buffer[40];
+  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  return buffer;
+}
+}  // namespace
 
 // Streams a byte range of an open file into a connection: one read ahead,
 // the next read only once the client has taken what was written, so memory
@@ -374,7 +387,7 @@ void HttpConnection::send_response(HttpExchange& exchange, HttpResponse response
     }
   }
   std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " + std::string(http_reason(response.status)) +
-                     "\r\n";
+                     "\r\nDate: " + http_date() + "\r\n";
   for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
   head += "Content-Length: " + std::to_string(length) + "\r\n";
   if (!keep_alive_) head += "Connection: close\r\n";
@@ -406,7 +419,7 @@ void HttpConnection::fail(int status, std::string_view text) {
   if (!exchange_ || !exchange_->responded_) {
     HttpResponse response = http_text_response(status, text);
     std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http_reason(status)) +
-                      "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+                      "\r\nDate: " + http_date() + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
                       std::to_string(response.body.size()) + "\r\nConnection: close\r\n\r\n" + response.body;
     connection_->write(out);
   }
