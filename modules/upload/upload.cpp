@@ -28,8 +28,10 @@ constexpr std::string_view kDiscoInfo = "http://jabber.org/protocol/disco#info";
 constexpr std::string_view kDiscoItems = "http://jabber.org/protocol/disco#items";
 constexpr std::string_view kDataForms = "jabber:x:data";
 
-// One statement checks the quota and inserts, so two requests at once cannot
-// both pass a quota that only one fits (the row lock is the account's rows).
+// One statement checks the quota and inserts. Two requests of one account
+// in flight at the same moment both see the same total, so the quota can be
+// passed by the files requested concurrently (each within max_file_size): a
+// bound against abuse, like the offline module's mailbox limit.
 constexpr store::PgStatement kCreateSlot{
     "upload_create_slot",
     "WITH used AS (SELECT coalesce(sum(size), 0) AS bytes, min(created_at) AS oldest FROM upload_slots "
