@@ -4,7 +4,10 @@
 #include "core/option.hpp"
 #include "modules/roster/roster_state.hpp"
 #include "xmpp/namespaces.hpp"
+#include "xml/writer.hpp"
 #include "xmpp/router.hpp"
+#include "xmpp/session_registry.hpp"
+#include "xmpp/stanza.hpp"
 
 namespace parley::modules {
 
@@ -14,21 +17,41 @@ constexpr std::string_view kVersioningNs = "urn:xmpp:features:rosterver";
 // RFC 6121 §2.3.3 lets the server limit names and groups; 1023 bytes like a JID part.
 constexpr size_t kMaxTextBytes = 1023;
 
+// The whole roster is what nearly every login asks for (RFC 6121 §2.1.3):
+// its items are serialized once per roster version, and the result goes as
+// bytes straight to the asking session.
+void send_whole_roster(RosterState& state, const xmpp::IqRequest& request, Roster& roster, bool with_version) {
+  if (roster.serialized_version != roster.version) {
+    roster.serialized_items.clear();
+    for (const auto& [contact, item] : roster.items) {
+      if (item.visible()) xml::serialize(item.to_xml(), roster.serialized_items, kRosterNs);
+    }
+    roster.serialized_version = roster.version;
+  }
+  xmpp::Session* session = state.ctx.host_context().services().sessions().find(request.from());
+  if (!session) return;  // gone meanwhile
+  xml::Element result = xmpp::make_iq_result(request.stanza());
+  result.set_attr("to", request.from().str());
+  xml::Element query("query", std::string(kRosterNs));
+  if (with_version) query.set_attr("ver", std::to_string(roster.version));
+  std::string bytes;
+  xml::write_open_tag(result, bytes, xmpp::ns::client);
+  xml::write_open_tag(query, bytes, xmpp::ns::client);
+  bytes += roster.serialized_items;
+  xml::write_close_tag(query, bytes, xmpp::ns::client);
+  xml::write_close_tag(result, bytes, xmpp::ns::client);
+  session->send_serialized(bytes);
+}
+
 void answer_get(RosterState& state, const xmpp::IqRequest& request, Roster& roster) {
   state.interested.insert(request.from().str());
   const std::string* ver = request.payload().find_attr("ver");
-  std::string current = std::to_string(roster.version);
   // XEP-0237 §2.3: a client that is up to date gets an empty result.
-  if (ver && *ver == current) {
+  if (ver && *ver == std::to_string(roster.version)) {
     request.reply();
     return;
   }
-  xml::Element query("query", std::string(kRosterNs));
-  if (ver) query.set_attr("ver", current);
-  for (const auto& [contact, item] : roster.items) {
-    if (item.visible()) query.append(item.to_xml());
-  }
-  request.reply(std::move(query));
+  send_whole_roster(state, request, roster, ver != nullptr);
 }
 
 // RFC 6121 §2.3.3 and §2.5: what a roster set may contain.
@@ -181,6 +204,10 @@ void start_roster_iq(RosterState& state) {
     });
     return xmpp::HookResult::Pass;
   });
+  ctx.on(xmpp::events::user_deleted, 0, [&state](xmpp::UserEvent& event) {
+    state.forget(event.username + "@" + state.ctx.host());
+    return xmpp::HookResult::Pass;
+  });
 
   // XEP-0237 §2.1: announce versioning once the client is authenticated.
   ctx.on(xmpp::events::stream_features, 0, [](xmpp::StreamFeaturesEvent& event) {
@@ -194,6 +221,12 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add({.key = "modules.roster.max_items", .type = core::OptionType::Integer, .default_value = "1000",
                 .min = 1, .max = 100000,
                 .doc = "Roster items one account may keep; adding one more gets <not-acceptable/>.",
+                .per_host = true});
+  registry.add({.key = "modules.roster.offline_cache", .type = core::OptionType::Integer, .default_value = "256",
+                .min = 0, .max = 10000000,
+                .doc = "Rosters of accounts that went offline kept in memory (most recently used first), "
+                       "so that a reconnecting client gets its roster without a database query. A cached roster "
+                       "costs about 300 bytes per item.",
                 .per_host = true});
 }
 

@@ -81,6 +81,12 @@ void register_core_options(OptionRegistry& registry) {
                   .min = 4096, .max = 1'000'000,
                   .doc = "PBKDF2 iterations for newly stored SCRAM credentials (RFC 7677 asks for at least 4096)."});
 
+    registry.add({.key = "auth.credential_cache", .type = OptionType::Integer, .default_value = "10000",
+                  .min = 0, .max = 10'000'000,
+                  .doc = "Accounts whose SCRAM credentials stay in memory (most recently used first), so that a "
+                         "returning client's login needs no database query; 0 turns the cache off. Password "
+                         "changes and deletions, parleyctl's included, drop an account from it at once."});
+
     registry.add({.key = "auth.strict_channel_binding", .type = OptionType::Boolean, .default_value = "false",
                   .doc = "Refuse SCRAM when the client says it supports channel binding but did not use it ('y' flag) "
                          "although -PLUS is offered (RFC 5802 §6 downgrade protection). Off by default because clients "

@@ -54,7 +54,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       tls_(std::move(tls)),
       database_(std::make_unique<store::PgClient>(loop, std::move(database_conninfo))),
       accounts_(*database_),
-      account_removal_(*this),
+      account_removal_(*this, accounts_),
       router_(*this),
       secret_(random_bytes(32)),
       reaper_(new uv_check_t),
@@ -64,6 +64,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       static_cast<int>(config.get_int("limits.auth_failures_per_account")),
       std::chrono::duration_cast<std::chrono::seconds>(config.get_duration("limits.auth_failure_window")));
   max_output_buffer_ = config.get_size("limits.max_output_buffer");
+  accounts_.set_cache_capacity(static_cast<size_t>(config.get_int("auth.credential_cache")));
   uv_check_init(loop_, reaper_);
   reaper_->data = this;
   uv_timer_init(loop_, housekeeping_);
@@ -90,13 +91,18 @@ bool Worker::start(std::string& error) {
       log_.warn("database", 0, "database unavailable: ", detail);
       return;
     }
+    // Changes made while we were away were not notified.
+    accounts_.forget_all();
+    database_->query("LISTEN " + std::string(xmpp::kAccountChangesChannel), {}, [](store::PgResult&&) {});
     // parleyctl looks for this name to know whether a server will act on its requests.
     database_->query("SET application_name TO 'parleyd'", {}, [](store::PgResult&&) {});
     // Hosts start after the first connection; requests then wait for them.
     if (!hosts_.empty()) account_removal_.on_database_connected();
   });
-  database_->set_notify_hook(
-      [this](std::string_view channel, std::string_view) { account_removal_.on_notify(channel); });
+  database_->set_notify_hook([this](std::string_view channel, std::string_view payload) {
+    if (channel == xmpp::kAccountChangesChannel) accounts_.forget(payload);
+    account_removal_.on_notify(channel);
+  });
   database_->start();
   // Clients are let in only once the database can answer them, so the first
   // logins after start-up don't fail for a connection still being made.
@@ -322,6 +328,7 @@ void Worker::reload(const Config& config, std::shared_ptr<net::TlsContextSet> tl
   config_ = &config;
   max_output_buffer_ = config.get_size("limits.max_output_buffer");
   if (http_) http_->set_limits(http_limits());
+  accounts_.set_cache_capacity(static_cast<size_t>(config.get_int("auth.credential_cache")));
   tls_ = std::move(tls);
   start_hosts();
 }

@@ -4,6 +4,7 @@
 
 #include "core/log.hpp"
 #include "store/pg_client.hpp"
+#include "xmpp/accounts.hpp"
 #include "xmpp/events.hpp"
 #include "xmpp/module_api.hpp"
 #include "xmpp/session_registry.hpp"
@@ -23,6 +24,7 @@ void AccountRemoval::remove(const std::string& host, const std::string& username
   if (context == nullptr) return done("the host " + host + " is not served here");
   if (!in_progress_.insert(bare).second) return done("the account is already being deleted");
   services_.log().info("accounts", 0, "deleting ", bare);
+  accounts_.forget(bare);
 
   // 1. The registry changes as sessions close, so walk a copy.
   std::span<Session* const> live = services_.sessions().resources(std::string_view(bare));
@@ -47,6 +49,7 @@ void AccountRemoval::delete_rows(const std::string& host, const std::string& use
         if (alive.expired() || !*alive.lock()) return;
         std::string bare = username + "@" + host;
         in_progress_.erase(bare);
+        accounts_.forget(bare);  // a login during the deletion may have cached it again
         if (!r.ok) {
           services_.log().error("accounts", 0, "deleting ", bare, " failed: ", r.error);
           return done("the database failed: " + r.error);

@@ -20,6 +20,7 @@
 
 namespace parley::xmpp {
 
+class AccountStore;
 class Services;
 
 inline constexpr std::string_view kDeletionChannel = "parley_account_deletions";
@@ -29,7 +30,7 @@ class AccountRemoval {
   // Empty error: the account is gone.
   using Done = std::function<void(std::string error)>;
 
-  explicit AccountRemoval(Services& services) : services_(services) {}
+  AccountRemoval(Services& services, AccountStore& accounts) : services_(services), accounts_(accounts) {}
   ~AccountRemoval() { *alive_ = false; }
   AccountRemoval(const AccountRemoval&) = delete;
   AccountRemoval& operator=(const AccountRemoval&) = delete;
@@ -46,6 +47,7 @@ class AccountRemoval {
   void delete_rows(const std::string& host, const std::string& username, Done done);
 
   Services& services_;
+  AccountStore& accounts_;  // its cached credentials must go with the account
   std::set<std::string> in_progress_;  // bare JIDs
   // Database callbacks may outlive the worker's shutdown.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -105,14 +105,48 @@ std::optional<sasl::ScramHash> scram_hash_from_column(std::string_view name) {
 
 void AccountStore::fetch_scram(const std::string& host, const std::string& username, sasl::ScramHash hash,
                                std::function<void(AccountLookup)> done) {
-  db_.execute(kFetchScram, {host, username, std::string(scram_hash_column(hash))},
-              [hash, done = std::move(done)](store::PgResult&& result) { done(lookup_from(result, hash)); });
+  CredentialCache::Slot slot = CredentialCache::Slot::Sha1;
+  if (hash == sasl::ScramHash::Sha256) slot = CredentialCache::Slot::Sha256;
+  if (hash == sasl::ScramHash::Sha512) slot = CredentialCache::Slot::Sha512;
+  fetch(kFetchScram, {host, username, std::string(scram_hash_column(hash))}, username + "@" + host, slot, hash,
+        std::move(done));
 }
 
 void AccountStore::fetch_strongest_scram(const std::string& host, const std::string& username,
                                          std::function<void(AccountLookup)> done) {
-  db_.execute(kFetchStrongest, {host, username},
-              [done = std::move(done)](store::PgResult&& result) { done(lookup_from(result, std::nullopt)); });
+  fetch(kFetchStrongest, {host, username}, username + "@" + host, CredentialCache::Slot::Strongest, std::nullopt,
+        std::move(done));
+}
+
+void AccountStore::fetch(const store::PgStatement& statement, store::PgParams params, std::string account,
+                         CredentialCache::Slot slot, std::optional<sasl::ScramHash> hash,
+                         std::function<void(AccountLookup)> done) {
+  if (const sasl::ScramCredential* cached = cache_.find(account, slot)) {
+    AccountLookup lookup;
+    lookup.credential = *cached;
+    done(std::move(lookup));
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  db_.execute(statement, std::move(params),
+              [this, alive, account = std::move(account), slot, hash, generation = generation_,
+               done = std::move(done)](store::PgResult&& result) {
+                AccountLookup lookup = lookup_from(result, hash);
+                if (lookup.credential && !alive.expired() && *alive.lock() && generation == generation_) {
+                  cache_.store(account, slot, *lookup.credential);
+                }
+                done(std::move(lookup));
+              });
+}
+
+void AccountStore::forget(std::string_view account) {
+  ++generation_;
+  cache_.forget(account);
+}
+
+void AccountStore::forget_all() {
+  ++generation_;
+  cache_.clear();
 }
 
 void AccountStore::exists(const std::string& host, const std::string& username,
@@ -146,7 +180,12 @@ std::string set_password(store::PgSync& db, const std::string& host, const std::
                                    {host, username});
     if (!r.ok) return r.error;
     if (r.rows.empty()) return "no such account";
-    return store_credentials(db, host, username, password, iterations);
+    std::string error = store_credentials(db, host, username, password, iterations);
+    if (!error.empty()) return error;
+    // Delivered at commit: a running parleyd drops its cached credentials.
+    store::PgResult notified =
+        db.exec("SELECT pg_notify($1, $2)", {std::string(kAccountChangesChannel), username + "@" + host});
+    return notified.ok ? std::string() : notified.error;
   });
 }
 

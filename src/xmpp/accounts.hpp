@@ -4,10 +4,13 @@
 // stored keys are kept (RFC 5802 §3): never a password.
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "store/pg_result.hpp"
+#include "xmpp/credential_cache.hpp"
 #include "xmpp/sasl/condition.hpp"
 #include "xmpp/sasl/mechanism.hpp"
 #include "xmpp/sasl/scram_credential.hpp"
@@ -28,6 +31,12 @@ struct AccountLookup {
 class AccountStore {
  public:
   explicit AccountStore(store::PgClient& db) : db_(db) {}
+  ~AccountStore() { *alive_ = false; }
+  AccountStore(const AccountStore&) = delete;
+  AccountStore& operator=(const AccountStore&) = delete;
+
+  // Credentials come from the cache when they can (CredentialCache), then
+  // `done` runs before the call returns.
   void fetch_scram(const std::string& host, const std::string& username, sasl::ScramHash hash,
                    std::function<void(AccountLookup)> done);
   // The strongest stored hash, for checking a PLAIN password.
@@ -36,8 +45,21 @@ class AccountStore {
   void exists(const std::string& host, const std::string& username,
               std::function<void(std::optional<bool>)> done);
 
+  // The credentials of `account` ("user@host") changed or it is going away.
+  void forget(std::string_view account);
+  // After a database reconnection (notifications may have been lost).
+  void forget_all();
+  void set_cache_capacity(size_t capacity) { cache_.set_capacity(capacity); }
+
  private:
+  void fetch(const store::PgStatement& statement, store::PgParams params, std::string account,
+             CredentialCache::Slot slot, std::optional<sasl::ScramHash> hash, std::function<void(AccountLookup)> done);
+
   store::PgClient& db_;
+  CredentialCache cache_{0};
+  // Bumped by every forget: a fetch that started before must not cache what it read.
+  uint64_t generation_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 std::string_view scram_hash_column(sasl::ScramHash hash);

@@ -175,6 +175,7 @@ void C2sSession::send_features() {
   if (!authenticated_) {
     if (tls_ || !tls_required) {
       features.append(mechanisms_feature());
+      features.append(sasl2_feature());
       if (tls_) {
         // XEP-0440: tell the client which channel-binding types we support.
         xml::Element cb("sasl-channel-binding", std::string(ns::sasl_channel_binding));
@@ -207,6 +208,10 @@ void C2sSession::on_stanza(xml::Element&& element) {
   }
   if (element.ns() == ns::sasl) {
     handle_sasl(element);
+    return;
+  }
+  if (element.ns() == ns::sasl2) {
+    handle_sasl2(element);
     return;
   }
   if (!authenticated_ || sasl_busy_) {
@@ -348,17 +353,33 @@ void C2sSession::handle_bind(const xml::Element& iq) {
   const xml::Element* bind = iq.first_child("bind", ns::bind);
   std::string resource;
   if (const xml::Element* r = bind->first_child("resource", ns::bind)) resource = r->text();
-  if (resource.empty()) resource = random_token(8);
-  std::optional<Jid> full = Jid::make(username_, host_, resource);
-  if (!full) {
+  std::string refused = bind_resource(std::move(resource));
+  if (refused == "bad-request") {
     write_element(make_error_reply(iq, errors::bad_request, "that resource is not valid"));
     return;
   }
+  if (!refused.empty()) {
+    write_element(make_error_reply(iq, errors::resource_constraint, "too many sessions for this account"));
+    return;
+  }
+  xml::Element result = make_iq_result(iq);
+  result.remove_attr("to");
+  xml::Element& b = result.append(xml::Element("bind", std::string(ns::bind)));
+  b.append(xml::Element("jid", std::string(ns::bind))).append_text(jid().str());
+  write_element(result);
+  announce_bound();
+}
+
+std::string C2sSession::random_resource() { return random_token(8); }
+
+std::string C2sSession::bind_resource(std::string resource) {
+  if (resource.empty()) resource = random_resource();
+  std::optional<Jid> full = Jid::make(username_, host_, resource);
+  if (!full) return "bad-request";
   // RFC 6120 §7.6.2.1: too many resources for one account.
   auto max_sessions = static_cast<size_t>(worker_.config().get_int("limits.max_sessions_per_account", host_));
   if (worker_.sessions().resources(full->bare()).size() >= max_sessions && !worker_.sessions().find(*full)) {
-    write_element(make_error_reply(iq, errors::resource_constraint, "too many sessions for this account"));
-    return;
+    return "resource-constraint";
   }
   set_jid(*full);
   bound_ = true;
@@ -367,11 +388,11 @@ void C2sSession::handle_bind(const xml::Element& iq) {
     previous->close_with_stream_error("conflict", "replaced by a new session with the same resource");
   }
   worker_.log().info("c2s", id(), "bound ", jid().str());
-  xml::Element result = make_iq_result(iq);
-  result.remove_attr("to");
-  xml::Element& b = result.append(xml::Element("bind", std::string(ns::bind)));
-  b.append(xml::Element("jid", std::string(ns::bind))).append_text(jid().str());
-  write_element(result);
+  return {};
+}
+
+// Modules hear of the session once the client knows its JID.
+void C2sSession::announce_bound() {
   if (HostContext* host = worker_.find_host(host_)) {
     SessionEvent event{*this, *host};
     host->hooks().fire(events::session_bound, event);
