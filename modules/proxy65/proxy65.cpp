@@ -38,9 +38,17 @@ void declare_options(core::OptionRegistry& registry) {
                 .doc = "A connection whose stream is not activated within this time is closed.", .per_host = true});
 }
 
+// The relay outlives a SIGHUP reload (ModuleContext::carried), so transfers
+// in progress go on; it is replaced only when its address or port changed.
+struct CarriedRelay {
+  std::unique_ptr<proxy65::Relay> relay;
+  std::string address;
+  int64_t port = -1;
+};
+
 struct ProxyModule : xmpp::ModuleState {
   std::string host, jid, public_address;
-  std::unique_ptr<proxy65::Relay> relay;
+  proxy65::Relay* relay = nullptr;
   xmpp::Router* router = nullptr;
 };
 
@@ -117,14 +125,25 @@ void start(xmpp::ModuleContext& ctx) {
   proxy.public_address = ctx.option_string("public_address");
   if (proxy.public_address.empty()) proxy.public_address = ctx.host();
   proxy.router = &ctx.router();
-  proxy.relay = std::make_unique<proxy65::Relay>(
-      ctx.net(), ctx.option_size("bandwidth"),
-      static_cast<uint64_t>(ctx.config().get_duration("modules.proxy65.activation_timeout", ctx.host()).count()));
-  std::string error;
-  if (!proxy.relay->listen(ctx.option_string("bind_address"), static_cast<uint16_t>(ctx.option_int("port")), error)) {
-    throw std::runtime_error("proxy65: cannot listen: " + error);
+  uint64_t bandwidth = ctx.option_size("bandwidth");
+  auto activation_timeout =
+      static_cast<uint64_t>(ctx.config().get_duration("modules.proxy65.activation_timeout", ctx.host()).count());
+  auto& carried = ctx.carried<CarriedRelay>();
+  const std::string& address = ctx.option_string("bind_address");
+  int64_t port = ctx.option_int("port");
+  if (carried.relay && carried.address == address && carried.port == port) {
+    carried.relay->set_limits(bandwidth, activation_timeout);
+  } else {
+    carried.relay.reset();  // its port is released before the new one is bound
+    auto relay = std::make_unique<proxy65::Relay>(ctx.net(), bandwidth, activation_timeout);
+    std::string error;
+    if (!relay->listen(address, static_cast<uint16_t>(port), error)) {
+      throw std::runtime_error("proxy65: cannot listen: " + error);
+    }
+    carried = CarriedRelay{std::move(relay), address, port};
+    ctx.log().info("proxy65", 0, proxy.jid, " listening on port ", carried.relay->port());
   }
-  ctx.log().info("proxy65", 0, proxy.jid, " listening on port ", proxy.relay->port());
+  proxy.relay = carried.relay.get();
   ctx.add_disco_item(proxy.jid);
   // The state outlives the component registration (kept first, dropped last).
   ctx.serve_component(proxy.jid, [&proxy](xmpp::RoutedStanza& s) { component(proxy, s); });

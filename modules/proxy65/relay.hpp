@@ -33,6 +33,11 @@ class Relay {
   Relay& operator=(const Relay&) = delete;
 
   bool listen(const std::string& address, uint16_t port, std::string& error);
+  // New limits from a reloaded config; streams already relaying follow them.
+  void set_limits(uint64_t bytes_per_second, uint64_t activation_timeout_ms) {
+    bytes_per_second_ = bytes_per_second;
+    activation_timeout_ms_ = activation_timeout_ms;
+  }
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   ActivateResult activate(const std::string& hash);
 

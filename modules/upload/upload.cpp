@@ -43,10 +43,13 @@ constexpr store::PgStatement kCreateSlot{
     "to_char(((SELECT oldest FROM used) + $9::bigint * interval '1 millisecond') AT TIME ZONE 'UTC', "
     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"};
 
+// Expired files, slots never used, and uploads cut off by a stop of parleyd
+// (still 'uploading' a day after their PUT deadline: no live upload is that slow).
 constexpr store::PgStatement kExpire{
     "upload_expire",
     "DELETE FROM upload_slots WHERE host = $1 AND (created_at < now() - $2::bigint * interval '1 millisecond' "
-    "OR (state = 'pending' AND put_deadline < now())) RETURNING slot"};
+    "OR (state = 'pending' AND put_deadline < now()) "
+    "OR (state = 'uploading' AND put_deadline < now() - interval '1 day')) RETURNING slot"};
 
 constexpr store::PgStatement kOwned{"upload_owned",
                                     "SELECT slot FROM upload_slots WHERE host = $1 AND username = $2"};

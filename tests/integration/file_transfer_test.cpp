@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <random>
 #include <thread>
 
@@ -330,4 +331,30 @@ TEST_CASE("proxy65: a port held by another program stops start-up with a clear e
   CHECK_THROWS_AS(server.start(), std::runtime_error);
   CHECK(server.log().find("module proxy65 for localhost not started: proxy65: cannot listen") != std::string::npos);
   ::close(blocker);
+}
+
+TEST_CASE("proxy65: a transfer in progress goes on across a SIGHUP reload") {
+  Pair p(proxy_options());
+  xml::Element address = ask(p.alice, "proxy.localhost", "<query xmlns='http://jabber.org/protocol/bytestreams'/>");
+  auto port = static_cast<uint16_t>(
+      std::stoi(std::string(address.first_child("query", kBytestreams)->first_child("streamhost")->attr("port"))));
+  std::string hash = modules::proxy65::stream_hash("s3", p.alice_jid, p.bob_jid);
+  Socks5 target(port), initiator(port);
+  REQUIRE(target.connect_stream(hash) == 0);
+  REQUIRE(initiator.connect_stream(hash) == 0);
+  REQUIRE(ask(p.alice, "proxy.localhost",
+              "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s3'><activate>" + p.bob_jid +
+                  "</activate></query>",
+              "set")
+              .attr("type") == "result");
+  std::string first = random_bytes(100000, 1), second = random_bytes(100000, 2);
+  initiator.send(first);
+  CHECK(target.receive(first.size()) == first);
+  p.server.signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  initiator.send(second);
+  CHECK(target.receive(second.size()) == second);
+  // The reloaded module answers on the same port.
+  xml::Element again = ask(p.alice, "proxy.localhost", "<query xmlns='http://jabber.org/protocol/bytestreams'/>");
+  CHECK(again.first_child("query", kBytestreams)->first_child("streamhost")->attr("port") == std::to_string(port));
 }
