@@ -340,6 +340,20 @@ TEST_CASE("upload: expired files are removed by the cleanup task, and with their
   }
   CHECK(eventually([&] { return rows(f.server, "true") == 1 && files_in(f.dir()) == 1; }));
   CHECK(curl(f.server, {}, first.get).code == 404);
+
+  // An upload cut off by a stop of parleyd: its row stays 'uploading' with a
+  // .part file; a day past its PUT deadline both go.
+  {
+    store::PgSync db(f.server.conninfo());
+    REQUIRE(db.exec("INSERT INTO upload_slots (slot, host, username, filename, size, content_type, state, "
+                    "put_deadline) VALUES ('cutcutcutcutcutcutcutc', 'localhost', 'alice', 'cut.jpg', 10, "
+                    "'image/jpeg', 'uploading', now() - interval '2 days')",
+                    {})
+                .ok);
+  }
+  std::ofstream(f.dir() / "cutcutcutcutcutcutcutc.part") << "half";
+  CHECK(eventually([&] { return rows(f.server, "true") == 1 && files_in(f.dir()) == 1; }));
+  CHECK_FALSE(std::filesystem::exists(f.dir() / "cutcutcutcutcutcutcutc.part"));
   CHECK(curl(f.server, {}, second.get).code == 200);
 
   std::string out;
