@@ -233,6 +233,13 @@ void expire(const std::shared_ptr<UploadState>& state) {
                      });
 }
 
+// The state outlives a SIGHUP reload (ModuleContext::carried): uploads and
+// downloads in progress hold it weakly and go on; the new start refreshes its
+// settings. It goes when the module is disabled or the host removed.
+struct CarriedState {
+  std::shared_ptr<UploadState> state = std::make_shared<UploadState>();
+};
+
 // Owns the cleanup timer and the shared state for as long as the module runs.
 struct UploadModule : xmpp::ModuleState {
   std::shared_ptr<UploadState> state;
@@ -244,7 +251,7 @@ struct UploadModule : xmpp::ModuleState {
 };
 
 void start(xmpp::ModuleContext& ctx) {
-  auto state = std::make_shared<UploadState>();
+  std::shared_ptr<UploadState> state = ctx.carried<CarriedState>().state;
   state->host = ctx.host();
   state->component = "upload." + ctx.host();
   state->base_url = ctx.http_base_url();

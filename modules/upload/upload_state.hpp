@@ -1,8 +1,9 @@
 #pragma once
 // State shared by the upload module's parts (slot requests, HTTP transfers,
-// cleanup). Held by a shared_ptr that the module context keeps; database and
-// file-system callbacks hold a weak_ptr, so one that completes after a
-// SIGHUP reload or shutdown stopped the module finds nothing and does nothing.
+// cleanup). Held by a shared_ptr that the module carries across reloads;
+// database and file-system callbacks hold a weak_ptr, so one that completes
+// after the module was disabled or the server shut down finds nothing and
+// does nothing, while a transfer survives a SIGHUP reload.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>

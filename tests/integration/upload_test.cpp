@@ -397,3 +397,20 @@ TEST_CASE("upload: a SIGHUP reload keeps stored files and hands out new slots") 
   CHECK(put_file(f.server, after.put, file).code == 201);
   CHECK(curl(f.server, {}, after.get).code == 200);
 }
+
+TEST_CASE("upload: an upload in progress completes across a SIGHUP reload") {
+  Fixture f;
+  constexpr size_t kSize = 4 << 20;
+  std::filesystem::path file = random_file(f.server, "slow.bin", kSize);
+  Slot slot = slot_urls(request_slot(f.alice, "slow.bin", kSize, "application/octet-stream"));
+  Reply put;
+  // About 2 s at 2 MB/s; the reload comes in the middle.
+  std::thread uploader([&] {
+    put = put_file(f.server, slot.put, file, "application/octet-stream", {"--limit-rate", "2M"});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  f.server.signal(SIGHUP);
+  uploader.join();
+  CHECK(put.code == 201);
+  CHECK(curl(f.server, {}, slot.get).body == read_file(file));
+}
