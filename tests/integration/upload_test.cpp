@@ -12,6 +12,7 @@
 #include <map>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
@@ -413,4 +414,24 @@ TEST_CASE("upload: an upload in progress completes across a SIGHUP reload") {
   uploader.join();
   CHECK(put.code == 201);
   CHECK(curl(f.server, {}, slot.get).body == read_file(file));
+}
+
+TEST_CASE("upload: uploaded HTML and SVG are served as attachments that cannot run script") {
+  Fixture f;
+  for (auto [name, type, content] :
+       {std::tuple<std::string, std::string, std::string>{"page.html", "text/html",
+                                                          "<html><script>alert(document.cookie)</script></html>"},
+        {"image.svg", "image/svg+xml", "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"}}) {
+    std::filesystem::path file = f.server.dir() / name;
+    std::ofstream(file, std::ios::binary) << content;
+    Slot slot = slot_urls(request_slot(f.alice, name, content.size(), type));
+    REQUIRE(put_file(f.server, slot.put, file, type).code == 201);
+    Reply get = curl(f.server, {}, slot.get);
+    CHECK(get.code == 200);
+    CHECK(get.body == content);
+    CHECK(has_header(get, "Content-Type: " + type));
+    CHECK(has_header(get, "Content-Disposition: attachment; filename*=UTF-8''" + name));
+    CHECK(has_header(get, "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox"));
+    CHECK(has_header(get, "X-Content-Type-Options: nosniff"));
+  }
 }
