@@ -214,7 +214,7 @@ TEST_CASE("proxy65: the bandwidth limit holds a transfer to its rate") {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   // 768 KiB at 256 KiB/s: about 3 s (the first read is not delayed).
   CHECK(seconds > 2.0);
-  CHECK(seconds < 6.0);
+  CHECK(seconds < 15.0);  // only "not stalled": the machine may be busy
 }
 
 TEST_CASE("proxy65: a malformed activation and unknown payloads are refused") {
