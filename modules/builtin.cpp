@@ -13,6 +13,8 @@ extern const xmpp::ModuleDefinition version_module;
 extern const xmpp::ModuleDefinition vcard_module;
 extern const xmpp::ModuleDefinition private_module;
 extern const xmpp::ModuleDefinition register_module;
+extern const xmpp::ModuleDefinition upload_module;
+extern const xmpp::ModuleDefinition proxy65_module;
 
 std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
   static const xmpp::ModuleDefinition* const modules[] = {
@@ -27,6 +29,8 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
       &vcard_module,
       &private_module,
       &register_module,
+      &upload_module,
+      &proxy65_module,
   };
   return modules;
 }

@@ -75,6 +75,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
 }
 
 Worker::~Worker() {
+  http_.reset();
   c2s_.clear();
   graveyard_.clear();
   hosts_.clear();
@@ -116,14 +117,63 @@ bool Worker::start(std::string& error) {
     uv_update_time(loop_);
   }
   if (!database_->connected()) log_.warn("worker", 0, "database not connected yet; serving anyway");
-  start_hosts();
+  if (std::string failed = start_hosts(); !failed.empty()) {
+    error = failed;
+    return false;
+  }
   if (database_->connected()) account_removal_.on_database_connected();
   uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->housekeeping(); }, 1000,
                  1000);
-  return open_listeners(error);
+  return open_listeners(error) && open_http(error);
 }
 
-void Worker::start_hosts() {
+net::HttpLimits Worker::http_limits() const {
+  return {config_->get_size("http.max_header_size"),
+          static_cast<uint64_t>(config_->get_duration("http.idle_timeout").count()),
+          config_->get_int("limits.max_connections_per_ip")};
+}
+
+bool Worker::open_http(std::string& error) {
+  http_ = std::make_unique<net::HttpServer>(
+      net_, http_routes_, http_limits(), [this] { return tls_->default_context(); },
+      [this](std::string_view line) { log_.warn("http", 0, line); });
+  struct Port {
+    const char* option;
+    bool tls;
+  };
+  for (Port port : {Port{"http.tls_port", true}, Port{"http.port", false}}) {
+    int64_t number = config_->get_int(port.option);
+    if (number == 0) continue;
+    for (const std::string& address : config_->get_list("http.bind_addresses")) {
+      if (!http_->listen(address, static_cast<uint16_t>(number), port.tls, error)) {
+        error = std::string(port.option) + " on " + address + ": " + error;
+        return false;
+      }
+      log_.info("worker", 0, "HTTP listening on ", address, " port ", number, port.tls ? " (TLS)" : " (plain)");
+    }
+  }
+  return true;
+}
+
+void Worker::add_component(std::string domain, xmpp::ComponentHandler handler) {
+  components_[std::move(domain)] = std::move(handler);
+}
+
+void Worker::remove_component(std::string_view domain) {
+  auto it = components_.find(domain);
+  if (it != components_.end()) components_.erase(it);
+}
+
+const xmpp::ComponentHandler* Worker::find_component(std::string_view domain) {
+  auto it = components_.find(domain);
+  return it == components_.end() ? nullptr : &it->second;
+}
+
+// A module that cannot start (its port is taken, two modules claim one
+// namespace) is logged and left out: on reload the server keeps running
+// without it; at start-up the first such error is returned and parleyd exits.
+std::string Worker::start_hosts() {
+  std::string first_error;
   // The old modules stop before the new ones start; what they carry over a
   // reload (ModuleContext::carried) is handed to their successors.
   std::map<std::string, xmpp::HostContext::Carried> carried;
@@ -136,13 +186,21 @@ void Worker::start_hosts() {
     host->inherit_carried(std::move(carried[name]));
     for (const std::string& wanted : config_->get_list("modules_enabled", name)) {
       for (const xmpp::ModuleDefinition* definition : module_definitions_) {
-        if (definition->name == wanted) host->start_module(*definition);
+        if (definition->name != wanted) continue;
+        try {
+          host->start_module(*definition);
+        } catch (const std::exception& e) {
+          std::string message = "module " + wanted + " for " + name + " not started: " + e.what();
+          log_.error("worker", 0, message);
+          if (first_error.empty()) first_error = message;
+        }
       }
     }
     host->drop_carried_of_disabled();
     log_.info("worker", 0, "serving ", name);
     hosts_.emplace(name, std::move(host));
   }
+  return first_error;
 }
 
 bool Worker::open_listeners(std::string& error) {
@@ -254,6 +312,7 @@ void Worker::run_off_loop(std::function<void()> work, std::function<void()> afte
 void Worker::shutdown(std::function<void()> done) {
   shutting_down_ = true;
   listeners_.clear();
+  if (http_) http_->close_listeners();
   std::vector<xmpp::C2sSession*> open;
   for (auto& [id, session] : c2s_) open.push_back(session.get());
   for (xmpp::C2sSession* session : open) session->close_stream();
@@ -271,6 +330,7 @@ void Worker::shutdown(std::function<void()> done) {
 void Worker::reload(const Config& config, std::shared_ptr<net::TlsContextSet> tls) {
   config_ = &config;
   max_output_buffer_ = config.get_size("limits.max_output_buffer");
+  if (http_) http_->set_limits(http_limits());
   accounts_.set_cache_capacity(static_cast<size_t>(config.get_int("auth.credential_cache")));
   tls_ = std::move(tls);
   start_hosts();

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "net/connection.hpp"
+#include "net/http_server.hpp"
 #include "net/listener.hpp"
 #include "net/net_loop.hpp"
 #include "net/tls_context.hpp"
@@ -59,6 +60,11 @@ class Worker final : public xmpp::Services {
   const Config& config() override { return *config_; }
   xmpp::HostContext* find_host(std::string_view domain) override;
   xmpp::SessionRegistry& sessions() override { return sessions_; }
+  net::NetLoop& net() override { return net_; }
+  net::HttpRoutes& http_routes() override { return http_routes_; }
+  void add_component(std::string domain, xmpp::ComponentHandler handler) override;
+  void remove_component(std::string_view domain) override;
+  const xmpp::ComponentHandler* find_component(std::string_view domain) override;
   void delete_account(const std::string& host, const std::string& username,
                       std::function<void(std::string error)> done) override {
     account_removal_.remove(host, username, std::move(done));
@@ -82,8 +88,10 @@ class Worker final : public xmpp::Services {
 
  private:
   bool open_listeners(std::string& error);
+  bool open_http(std::string& error);
+  net::HttpLimits http_limits() const;
   void accept(std::unique_ptr<net::Connection> connection, bool direct_tls);
-  void start_hosts();
+  std::string start_hosts();  // the first module start failure, if any
   static void on_reap(uv_check_t* handle);
   // Once a second: negotiation deadlines and client liveness.
   void housekeeping();
@@ -103,7 +111,11 @@ class Worker final : public xmpp::Services {
   xmpp::Router router_;
   std::string default_host_;
   std::string secret_;
+  // Filled by modules; declared before hosts_ so they outlive the modules.
+  net::HttpRoutes http_routes_;
+  std::map<std::string, xmpp::ComponentHandler, std::less<>> components_;
   std::map<std::string, std::unique_ptr<xmpp::HostContext>, std::less<>> hosts_;
+  std::unique_ptr<net::HttpServer> http_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   std::unordered_map<uint64_t, std::unique_ptr<xmpp::C2sSession>> c2s_;
   std::vector<std::unique_ptr<xmpp::C2sSession>> graveyard_;

@@ -14,6 +14,7 @@
 
 #include <uv.h>
 
+#include "net/http_server.hpp"
 #include "xml/element.hpp"
 #include "xmpp/events.hpp"
 #include "xmpp/hook_bus.hpp"
@@ -29,6 +30,12 @@ namespace parley::store {
 class PgClient;
 class PgSync;
 }  // namespace parley::store
+namespace parley::net {
+class HttpRoutes;
+class HttpRoute;
+class NetLoop;
+class HttpExchange;
+}  // namespace parley::net
 
 namespace parley::xmpp {
 
@@ -63,6 +70,9 @@ class IqRequest {
 };
 
 using IqHandler = std::function<void(const IqRequest&)>;
+// Receives every stanza addressed to a component domain (proxy.<host>) or
+// one of its JIDs; what it does not answer is dropped.
+using ComponentHandler = std::function<void(RoutedStanza&)>;
 
 struct DiscoIdentity {
   std::string category, type, name;
@@ -141,6 +151,15 @@ class ModuleContext {
   void add_disco_identity(DiscoIdentity identity);
   // A JID listed in the host's disco#items (components such as proxy.<host>).
   void add_disco_item(std::string jid);
+  // Serves an HTTP path prefix on the server's HTTP listeners (net/http_server.hpp);
+  // a prefix can belong to one module only.
+  void on_http(std::string prefix, std::function<void(std::shared_ptr<net::HttpExchange>)> handler);
+  // The base URL of the HTTP server as clients reach it for this host
+  // (http.external_url, or https://<host>:<http.tls_port>/), ending in '/'.
+  std::string http_base_url();
+  // Serves a component domain: stanzas to `domain` (not a configured host)
+  // go to `handler` instead of route/remote. One module per domain.
+  void serve_component(std::string domain, ComponentHandler handler);
   template <class State>
   State& keep(std::unique_ptr<State> state) {
     State& ref = *state;
@@ -164,6 +183,8 @@ class ModuleContext {
   store::PgClient& database();
   core::Logger& log();
   uv_loop_t* loop();
+  // For modules that run their own listeners (the SOCKS5 proxy).
+  net::NetLoop& net();
   const core::Config& config();
   bool option_bool(std::string_view name);
   int64_t option_int(std::string_view name);
@@ -179,6 +200,8 @@ class ModuleContext {
   std::vector<std::string> features_;
   std::vector<DiscoIdentity> identities_;
   std::vector<std::string> items_;
+  std::vector<net::HttpRoute> http_routes_;
+  std::vector<std::string> components_;
   std::vector<std::unique_ptr<ModuleState>> states_;
 };
 
@@ -234,6 +257,12 @@ class Services {
   virtual class SessionRegistry& sessions() = 0;
   // Asynchronous account creation and password changes (src/xmpp/accounts.hpp).
   virtual class AccountStore& accounts() = 0;
+  virtual net::NetLoop& net() = 0;
+  virtual net::HttpRoutes& http_routes() = 0;
+  // Component domains served by modules (ModuleContext::serve_component).
+  virtual void add_component(std::string domain, ComponentHandler handler) = 0;
+  virtual void remove_component(std::string_view domain) = 0;
+  virtual const ComponentHandler* find_component(std::string_view domain) = 0;
   // Deletes an account and all its data, telling its contacts
   // (src/xmpp/account_removal.hpp); `done` gets an empty string on success.
   virtual void delete_account(const std::string& host, const std::string& username,

@@ -41,6 +41,11 @@ class AccountServices : public Services {
   HostContext* find_host(std::string_view domain) override { return domain == "test.example" ? host.get() : nullptr; }
   SessionRegistry& sessions() override { return sessions_; }
   AccountStore& accounts() override { return accounts_; }
+  net::NetLoop& net() override { throw std::logic_error("no network here"); }
+  net::HttpRoutes& http_routes() override { throw std::logic_error("no HTTP here"); }
+  void add_component(std::string, ComponentHandler) override {}
+  void remove_component(std::string_view) override {}
+  const ComponentHandler* find_component(std::string_view) override { return nullptr; }
   void delete_account(const std::string&, const std::string&, std::function<void(std::string)> done) override {
     done("not here");
   }
