@@ -181,19 +181,14 @@ void finish_signup(const std::shared_ptr<Shared>& shared, const std::string& num
           case xmpp::AccountWriteStatus::Vetoed:
             return responder.error(not_allowed, result.reason.empty() ? "registration refused" : result.reason);
           default:
-            return responder.error(kTemporary, "the account could not be created; try later");
+            // The code is spent: the user starts again.
+            return responder.error(kTemporary, "the account could not be created; please sign up again");
         }
         s->log->info("register", 0, "account ", username, "@", s->host, " created for ", phone::masked(number));
-        set_number(*s->db, s->host, username, number, [weak, username, responder](bool ok) {
-          if (ok) return responder.ok();
-          // An account exists only with its verified number: undo it (the
-          // code is spent, so the user starts again).
-          if (std::shared_ptr<Shared> s = weak.lock()) {
-            s->services->delete_account(s->host, username, [](std::string) {});
-          }
-          responder.error(kTemporary, "the account could not be completed; please sign up again");
-        });
-      });
+        responder.ok();
+      },
+      // Issue 4: the account exists with its verified number or not at all.
+      {set_number_command(shared->host, pending.username, number)});
 }
 
 void confirm_code(const std::shared_ptr<Shared>& shared, const std::map<std::string, std::string>& fields,

@@ -154,6 +154,11 @@ void set_number(store::PgClient& db, const std::string& host, const std::string&
              [done = std::move(done)](store::PgResult&& r) { done(r.ok); });
 }
 
+store::PgClient::Command set_number_command(const std::string& host, const std::string& username,
+                                            const std::string& number) {
+  return {&kSetNumber, {host, username, number}};
+}
+
 void number_of(store::PgClient& db, const std::string& host, const std::string& username,
                std::function<void(std::optional<std::string>)> done) {
   db.execute(kNumberOf, {host, username}, [done = std::move(done)](store::PgResult&& r) {

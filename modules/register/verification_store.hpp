@@ -10,9 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace parley::store {
-class PgClient;
-}
+#include "store/pg_client.hpp"
 
 namespace parley::modules::reg {
 
@@ -64,6 +62,10 @@ void owners(store::PgClient& db, const std::string& host, const std::string& num
             std::function<void(std::optional<std::vector<std::string>>)> done);
 void set_number(store::PgClient& db, const std::string& host, const std::string& username, const std::string& number,
                 std::function<void(bool ok)> done);
+// The same write as a statement for AccountStore::create, so that a new
+// account and its verified number commit together.
+store::PgClient::Command set_number_command(const std::string& host, const std::string& username,
+                                            const std::string& number);
 // The account's verified number: nullopt on failure, "" if none.
 void number_of(store::PgClient& db, const std::string& host, const std::string& username,
                std::function<void(std::optional<std::string>)> done);

@@ -71,6 +71,16 @@ public:
     // Runs one unprepared statement with parameters.
     void query(std::string sql, PgParams params, Done done);
 
+    // Runs named statements as one transaction: they share a pipeline sync,
+    // so PostgreSQL runs them in one implicit transaction and a failure
+    // rolls back those before it and skips those after. `done` gets the
+    // failing statement's result, or on success the first statement's.
+    struct Command {
+        const PgStatement* statement;
+        PgParams params;
+    };
+    void transaction(std::vector<Command> commands, Done done);
+
     bool connected() const { return state_ == State::connected; }
     // Requests sent and still waiting for their result.
     std::size_t pending() const { return pending_.size(); }
@@ -91,8 +101,11 @@ private:
     struct Pending {
         Done done;
         PgResult result;
-        std::string prepared_name;  // set when this request carries the PREPARE
-        int command_index = 0;      // commands of this request already finished
+        // By command index: the statement a PREPARE command creates, or ""
+        // for the statements themselves.
+        std::vector<std::string> prepares;
+        std::size_t command_index = 0;  // commands of this request already finished
+        std::size_t kept_index = 0;     // the command whose result `done` gets
         bool failed = false;
     };
     // Callbacks gathered while inside libpq, run once we are out of it.
@@ -104,7 +117,9 @@ private:
         std::string detail;
     };
 
-    void submit(const PgStatement* statement, const std::string* sql, PgParams params, Done done);
+    void submit(std::vector<Command> commands, const std::string* sql, Done done);
+    // Queues one statement (and its PREPARE on first use); false if libpq refused.
+    bool send_command(Pending& pending, const PgStatement* statement, const std::string* sql, const PgParams& params);
     void begin_connect();
     void advance_connect(Batch& batch);
     void on_connected(Batch& batch);

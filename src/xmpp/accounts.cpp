@@ -64,6 +64,14 @@ constexpr store::PgStatement kCreate{
     "INSERT INTO account_scram (host, username, hash, salt, iterations, stored_key, server_key) "
     "SELECT account.host, account.username, c.hash, c.salt, c.iterations, c.stored_key, c.server_key "
     "FROM account, " PARLEY_CREDENTIAL_VALUES};
+// With companion statements in the same transaction an existing account must
+// fail the transaction (unique violation on accounts_pkey), not skip quietly.
+constexpr store::PgStatement kCreateStrict{
+    "account_create_strict",
+    "WITH account AS (INSERT INTO accounts (host, username) VALUES ($1, $2) RETURNING host, username) "
+    "INSERT INTO account_scram (host, username, hash, salt, iterations, stored_key, server_key) "
+    "SELECT account.host, account.username, c.hash, c.salt, c.iterations, c.stored_key, c.server_key "
+    "FROM account, " PARLEY_CREDENTIAL_VALUES};
 // Every hash is always written, so an upsert replaces all of them.
 constexpr store::PgStatement kSetCredentials{
     "account_set_credentials",
@@ -246,7 +254,8 @@ void AccountStore::create(const std::string& host, const std::string& username, 
 }
 
 void AccountStore::create(const std::string& host, const std::string& username,
-                          const AccountCredentials& credentials, AccountWriteDone done) {
+                          const AccountCredentials& credentials, AccountWriteDone done,
+                          std::vector<store::PgClient::Command> also) {
   HostContext* context = services_.find_host(host);
   if (!context) {
     done({AccountWriteStatus::Failed, "the host is not served here"});
@@ -259,8 +268,16 @@ void AccountStore::create(const std::string& host, const std::string& username,
     return;
   }
   Services& services = services_;
-  db_.execute(kCreate, credential_params(host, username, credentials),
+  std::vector<store::PgClient::Command> commands;
+  commands.push_back({also.empty() ? &kCreate : &kCreateStrict, credential_params(host, username, credentials)});
+  for (store::PgClient::Command& command : also) commands.push_back(std::move(command));
+  db_.transaction(std::move(commands),
               [&services, host, username, done = std::move(done)](store::PgResult&& result) {
+                if (!result.ok && result.sqlstate == "23505" &&
+                    result.error.find("accounts_pkey") != std::string::npos) {
+                  done({AccountWriteStatus::Exists, {}});
+                  return;
+                }
                 if (!result.ok) {
                   done({AccountWriteStatus::Failed, result.error});
                   return;

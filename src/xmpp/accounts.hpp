@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "store/pg_client.hpp"
 #include "store/pg_result.hpp"
 #include "xmpp/credential_cache.hpp"
 #include "xmpp/sasl/condition.hpp"
@@ -79,8 +80,10 @@ class AccountStore {
                           std::function<void(std::optional<AccountCredentials>)> done);
   void create(const std::string& host, const std::string& username, const std::string& password,
               uint32_t iterations, AccountWriteDone done);
+  // `also`: a module's statements that must commit with the account or not
+  // at all (the register module's verified phone number), one transaction.
   void create(const std::string& host, const std::string& username, const AccountCredentials& credentials,
-              AccountWriteDone done);
+              AccountWriteDone done, std::vector<store::PgClient::Command> also = {});
   void set_password(const std::string& host, const std::string& username, const std::string& password,
                     uint32_t iterations, AccountWriteDone done);
   void set_credentials(const std::string& host, const std::string& username, const AccountCredentials& credentials,
