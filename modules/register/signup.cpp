@@ -232,6 +232,8 @@ xmpp::HookResult handle_signup(const std::shared_ptr<Shared>& shared, xmpp::Unau
   } else if (fields.count("code")) {
     confirm_code(shared, fields, responder);
   } else {
+    // The user now reads the SMS and types the code on this stream.
+    event.keep_open = std::chrono::seconds(shared->limits.ttl_seconds);
     request_code(shared, fields, event.remote_ip, responder);
   }
   return xmpp::HookResult::Handled;

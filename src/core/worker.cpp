@@ -244,8 +244,16 @@ void Worker::accept(std::unique_ptr<net::Connection> connection, bool direct_tls
   auto session = std::make_unique<xmpp::C2sSession>(*this, id, std::move(connection), direct_tls);
   xmpp::C2sSession& ref = *session;
   c2s_.emplace(id, std::move(session));
-  negotiation_deadlines_.emplace_back(uv_now(loop_) + config_->get_duration("c2s.negotiation_timeout").count(), id);
+  extend_negotiation(ref);
   ref.start();
+}
+
+void Worker::extend_negotiation(xmpp::C2sSession& session, std::chrono::milliseconds at_least) {
+  auto timeout = std::max<int64_t>(config_->get_duration("c2s.negotiation_timeout").count(), at_least.count());
+  uint64_t deadline = uv_now(loop_) + static_cast<uint64_t>(timeout);
+  if (deadline <= session.negotiation_deadline()) return;
+  session.set_negotiation_deadline(deadline);
+  negotiation_deadlines_.emplace(deadline, session.id());
 }
 
 void Worker::housekeeping() {
@@ -262,11 +270,12 @@ void Worker::housekeeping() {
 
 void Worker::expire_negotiations() {
   uint64_t now = uv_now(loop_);
-  while (!negotiation_deadlines_.empty() && negotiation_deadlines_.front().first <= now) {
-    uint64_t id = negotiation_deadlines_.front().second;
-    negotiation_deadlines_.pop_front();
+  while (!negotiation_deadlines_.empty() && negotiation_deadlines_.top().first <= now) {
+    uint64_t id = negotiation_deadlines_.top().second;
+    negotiation_deadlines_.pop();
     xmpp::C2sSession* session = find_c2s(id);
-    if (session && !session->bound()) {
+    // A session whose deadline moved on has a later entry further back.
+    if (session && !session->bound() && session->negotiation_deadline() <= now) {
       session->close_with_stream_error("connection-timeout", "negotiation took too long");
     }
   }

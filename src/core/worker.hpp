@@ -4,7 +4,8 @@
 // and the router. Server -> Worker -> Session is the ownership chain
 // (DESIGN.md "State and scale"); nothing here is global.
 #include <cstdint>
-#include <deque>
+#include <chrono>
+#include <queue>
 #include <functional>
 #include <map>
 #include <memory>
@@ -80,6 +81,10 @@ class Worker final : public xmpp::Services {
   // limits.max_output_buffer, read once per config: it is checked per delivered stanza.
   uint64_t max_output_buffer() const { return max_output_buffer_; }
   xmpp::C2sSession* find_c2s(uint64_t id);
+  // Gives a session still negotiating c2s.negotiation_timeout from now, or
+  // `at_least` if longer: on accept, and whenever a module answered an IQ it
+  // sent before authenticating (a sign-up waiting for its SMS code).
+  void extend_negotiation(xmpp::C2sSession& session, std::chrono::milliseconds at_least = {});
   // Destroys the session on the next loop turn, outside its own callbacks.
   void retire(uint64_t id);
   // Runs `work` on libuv's thread pool, then `after` back on this loop.
@@ -121,9 +126,10 @@ class Worker final : public xmpp::Services {
   std::vector<std::unique_ptr<xmpp::C2sSession>> graveyard_;
   uv_check_t* reaper_;        // freed in its close callback
   uv_timer_t* housekeeping_;  // likewise
-  // Sessions in accept order with their negotiation deadline (the timeout is
-  // the same for all, so the queue stays sorted).
-  std::deque<std::pair<uint64_t, uint64_t>> negotiation_deadlines_;
+  // Unauthenticated sessions by deadline, earliest first (a session may
+  // appear again with a later one: the older entry is then ignored).
+  std::priority_queue<std::pair<uint64_t, uint64_t>, std::vector<std::pair<uint64_t, uint64_t>>, std::greater<>>
+      negotiation_deadlines_;
   std::unordered_map<std::string, int> connections_per_ip_;
   uint64_t max_output_buffer_ = 0;
   uint64_t next_session_id_ = 1;

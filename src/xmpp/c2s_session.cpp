@@ -236,7 +236,9 @@ bool C2sSession::offer_unauthenticated_iq(const xml::Element& element) {
                                  if (self && !self->authenticated_) self->send(answer);
                                }};
   try {
-    return host->hooks().fire(events::unauthenticated_iq, event) == HookResult::Handled;
+    bool handled = host->hooks().fire(events::unauthenticated_iq, event) == HookResult::Handled;
+    if (handled) worker_.extend_negotiation(*this, event.keep_open);
+    return handled;
   } catch (const std::exception& e) {
     // STYLE.md principle 10: a failing handler costs one stanza.
     worker_.log().error("c2s", id(), "handler for ", events::unauthenticated_iq.name, " failed: ", e.what());

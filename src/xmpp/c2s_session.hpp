@@ -43,6 +43,9 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void check_liveness(uint64_t now_ms, uint64_t interval_ms, uint64_t timeout_ms);
   bool closed() const { return state_ == State::Closed; }
   bool bound() const { return bound_; }
+  // When an unauthenticated stream is closed (Worker::extend_negotiation).
+  uint64_t negotiation_deadline() const { return negotiation_deadline_ms_; }
+  void set_negotiation_deadline(uint64_t ms) { negotiation_deadline_ms_ = ms; }
   const std::string& remote_ip() const { return remote_ip_; }
 
  private:
@@ -114,6 +117,7 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   std::string remote_ip_;
   int sasl_failures_ = 0;
   uint64_t last_input_ms_ = 0;
+  uint64_t negotiation_deadline_ms_ = 0;
   std::string ping_id_;  // the server ping awaiting an answer, if any
   uint64_t ping_sent_ms_ = 0;
 

@@ -3,6 +3,7 @@
 // what handling each one means). Event objects are mutable: a handler may
 // change the stanza, or veto by returning Handled / clearing `allowed`.
 #include <functional>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -67,6 +68,9 @@ struct UnauthenticatedIqEvent {
   bool encrypted;
   std::string remote_ip;
   std::function<void(const xml::Element&)> reply;
+  // A handler may keep the unauthenticated stream open this long from now
+  // (beyond c2s.negotiation_timeout): a sign-up waiting for its SMS code.
+  std::chrono::milliseconds keep_open{0};
 };
 
 namespace events {

@@ -311,3 +311,22 @@ TEST_CASE("register: no account stays without its number") {
   CHECK(account_count(server, kNumber) == 0);
   CHECK(db_value(server, "SELECT count(*) FROM account_scram") == "0");
 }
+
+TEST_CASE("register: a sign-up waiting for its code outlives c2s.negotiation_timeout; an idle stream does not") {
+  ServerOptions options = register_options();
+  options.c2s_config = "negotiation_timeout = \"2s\"\n";
+  TestServer server(options);
+  auto client = tls_client(server);
+  auto idle = tls_client(server);
+  REQUIRE(ask(*client, "", "<query xmlns='jabber:iq:register'/>").attr("type") == "result");
+  REQUIRE(ask(*client, "", signup_form(kNumber, "pw"), "set").attr("type") == "result");
+  // The user reads the SMS for longer than the negotiation timeout: the
+  // stream stays open for the code's lifetime (modules.register.code_ttl).
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  xml::Element done = ask(*client, "", code_form(kNumber, last_code(server, kNumber)), "set");
+  CHECK(done.attr("type") == "result");
+  // The other stream said nothing after TLS and was closed after 2 s.
+  std::optional<xml::Element> error = idle->next_named("error", 1000);
+  REQUIRE(error);
+  CHECK(RawClient::stream_error_condition(*error) == "connection-timeout");
+}
