@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "core/hex.hpp"
 #include "net/net_loop.hpp"
 
 namespace parley::modules::proxy65 {
@@ -14,13 +15,7 @@ std::string stream_hash(std::string_view sid, std::string_view requester, std::s
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha1(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return core::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 // One SOCKS5 client of the proxy. Before activation it reads only the

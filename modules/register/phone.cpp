@@ -5,18 +5,14 @@
 #include <openssl/rand.h>
 #include <phonenumbers/phonenumberutil.h>
 
+#include "core/hex.hpp"
+
 namespace parley::modules::phone {
 
 namespace {
 
 std::string hex(const unsigned char* data, size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 15];
-  }
-  return out;
+  return core::hex_encode(std::string_view(reinterpret_cast<const char*>(data), size));
 }
 
 std::string digest(std::string_view salt, std::string_view number, std::string_view code) {

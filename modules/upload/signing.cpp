@@ -12,19 +12,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/hex.hpp"
 #include "modules/upload/upload_state.hpp"
 
 namespace parley::modules::upload {
 
 namespace {
 std::string hex(const unsigned char* data, size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 15];
-  }
-  return out;
+  return core::hex_encode(std::string_view(reinterpret_cast<const char*>(data), size));
 }
 
 std::string random_base64url(size_t bytes) {

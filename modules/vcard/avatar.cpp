@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "core/base64.hpp"
+#include "core/hex.hpp"
 #include "core/log.hpp"
 #include "store/pg_client.hpp"
 #include "xmpp/session_registry.hpp"
@@ -20,13 +21,7 @@ std::string sha1_hex(std::string_view bytes) {
   if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha1(), nullptr) != 1) {
     throw std::runtime_error("SHA-1 failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
+  return core::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 // XEP-0153 §4 (business rules): the update goes in every presence broadcast and in directed

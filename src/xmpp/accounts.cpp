@@ -241,16 +241,24 @@ void AccountStore::derive_credentials(const std::string& password, uint32_t iter
             [derived, done = std::move(done)] { done(std::move(*derived)); });
 }
 
-void AccountStore::create(const std::string& host, const std::string& username, const std::string& password,
-                          uint32_t iterations, AccountWriteDone done) {
+void AccountStore::derive_then(const std::string& password, uint32_t iterations, AccountWriteDone done,
+                               std::function<void(const AccountCredentials&, AccountWriteDone)> write) {
   derive_credentials(password, iterations,
-                     [this, host, username, done = std::move(done)](std::optional<AccountCredentials> credentials) {
+                     [done = std::move(done), write = std::move(write)](std::optional<AccountCredentials> credentials) {
                        if (!credentials) {
                          done({AccountWriteStatus::BadPassword, "the password is empty or not allowed by SASLprep"});
                          return;
                        }
-                       create(host, username, *credentials, done);
+                       write(*credentials, done);
                      });
+}
+
+void AccountStore::create(const std::string& host, const std::string& username, const std::string& password,
+                          uint32_t iterations, AccountWriteDone done) {
+  derive_then(password, iterations, std::move(done),
+              [this, host, username](const AccountCredentials& credentials, AccountWriteDone done) {
+                create(host, username, credentials, std::move(done));
+              });
 }
 
 void AccountStore::create(const std::string& host, const std::string& username,
@@ -297,14 +305,10 @@ void AccountStore::create(const std::string& host, const std::string& username,
 
 void AccountStore::set_password(const std::string& host, const std::string& username, const std::string& password,
                                 uint32_t iterations, AccountWriteDone done) {
-  derive_credentials(password, iterations,
-                     [this, host, username, done = std::move(done)](std::optional<AccountCredentials> credentials) {
-                       if (!credentials) {
-                         done({AccountWriteStatus::BadPassword, "the password is empty or not allowed by SASLprep"});
-                         return;
-                       }
-                       set_credentials(host, username, *credentials, done);
-                     });
+  derive_then(password, iterations, std::move(done),
+              [this, host, username](const AccountCredentials& credentials, AccountWriteDone done) {
+                set_credentials(host, username, credentials, std::move(done));
+              });
 }
 
 void AccountStore::set_credentials(const std::string& host, const std::string& username,

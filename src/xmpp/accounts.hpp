@@ -96,6 +96,10 @@ class AccountStore {
   void set_cache_capacity(size_t capacity) { cache_.set_capacity(capacity); }
 
  private:
+  // Derives credentials off the loop, then writes them with `write`; a
+  // password SASLprep refuses ends at `done` as BadPassword.
+  void derive_then(const std::string& password, uint32_t iterations, AccountWriteDone done,
+                   std::function<void(const AccountCredentials&, AccountWriteDone)> write);
   void fetch(const store::PgStatement& statement, store::PgParams params, std::string account,
              CredentialCache::Slot slot, std::optional<sasl::ScramHash> hash, std::function<void(AccountLookup)> done);
 

@@ -48,15 +48,20 @@ xml::Element C2sSession::offered_mechanisms(xml::Element mechanisms) const {
   return mechanisms;
 }
 
-void C2sSession::handle_sasl(const xml::Element& element) {
+bool C2sSession::sasl_step_allowed() {
   if (authenticated_) {
     close_with_stream_error("policy-violation", "already authenticated");
-    return;
+    return false;
   }
   if (sasl_busy_) {
     close_with_stream_error("policy-violation", "one SASL step at a time");
-    return;
+    return false;
   }
+  return true;
+}
+
+void C2sSession::handle_sasl(const xml::Element& element) {
+  if (!sasl_step_allowed()) return;
   if (element.name() == "auth") {
     sasl_auth(element);
   } else if (element.name() == "response" && scram_) {

@@ -22,14 +22,7 @@ xml::Element C2sSession::sasl2_feature() const {
 }
 
 void C2sSession::handle_sasl2(const xml::Element& element) {
-  if (authenticated_) {
-    close_with_stream_error("policy-violation", "already authenticated");
-    return;
-  }
-  if (sasl_busy_) {
-    close_with_stream_error("policy-violation", "one SASL step at a time");
-    return;
-  }
+  if (!sasl_step_allowed()) return;
   // Each SASL2 element is the legacy one with other framing (XEP-0388 §2);
   // the legacy code runs the mechanism and answers through sasl2_.
   xml::Element legacy(element.name(), std::string(ns::sasl));

@@ -4,6 +4,7 @@
 
 #include "core/base64.hpp"
 #include "core/config.hpp"
+#include "core/hex.hpp"
 #include "core/log.hpp"
 #include "core/worker.hpp"
 #include "xml/writer.hpp"
@@ -23,14 +24,7 @@ constexpr std::span<const xml::NamespaceDecl> kStreamDeclarations{kStreamDeclara
 std::string random_token(size_t bytes) {
   std::string raw(bytes, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char c : raw) {
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  }
-  return out;
+  return core::hex_encode(raw);
 }
 
 xml::StreamLimits limits_from(const core::Config& config) {

@@ -78,6 +78,8 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void leave_routing();
 
   // SASL (c2s_sasl.cpp)
+  // Closes the stream (policy-violation) if no SASL step may come now.
+  bool sasl_step_allowed();
   void handle_sasl(const xml::Element& element);
   void sasl_auth(const xml::Element& auth);
   void sasl_scram_first(std::string_view message);

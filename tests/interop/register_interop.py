@@ -15,42 +15,19 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 
 import slixmpp
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_common import check, failures, free_port, wait_port  # noqa: E402
+
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 NUMBER = "+12015550123"
-failures = []
-
-
-def check(condition, what):
-    print(("ok    " if condition else "FAIL  ") + what, flush=True)
-    if not condition:
-        failures.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def last_code(outbox):

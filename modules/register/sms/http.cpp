@@ -11,25 +11,11 @@
 #include <set>
 
 #include "modules/register/sms/gateway.hpp"
+#include "net/http_message.hpp"
 
 namespace parley::modules::sms {
 
 namespace {
-
-std::string form_escape(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 // The inside of a JSON string (RFC 8259 §7); the template supplies the quotes.
 std::string json_escape(std::string_view value) {
@@ -106,7 +92,7 @@ class HttpGateway final : public Gateway {
 
   void start(Request* r) {
     bool json = settings_.http_content_type == "json";
-    r->body = expand(settings_.http_body, r->number, r->text, json ? json_escape : form_escape);
+    r->body = expand(settings_.http_body, r->number, r->text, json ? json_escape : net::percent_encode);
     r->headers = curl_slist_append(nullptr, json ? "Content-Type: application/json"
                                                  : "Content-Type: application/x-www-form-urlencoded");
     for (const std::string& h : settings_.http_headers) {
