@@ -73,6 +73,8 @@ Worker::~Worker() {
   c2s_.clear();
   graveyard_.clear();
   hosts_.clear();
+  // Module-shared state (s2s links) holds connections on net_: gone first.
+  shared_states_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(reaper_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
   uv_close(reinterpret_cast<uv_handle_t*>(housekeeping_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -188,6 +190,12 @@ void Worker::expire_negotiations() {
 xmpp::HostContext* Worker::find_host(std::string_view domain) {
   auto it = hosts_.find(domain);
   return it == hosts_.end() ? nullptr : it->second.get();
+}
+
+xmpp::ModuleState& Worker::shared_state(std::string_view key, const SharedStateFactory& make) {
+  auto it = shared_states_.find(key);
+  if (it == shared_states_.end()) it = shared_states_.emplace(std::string(key), make()).first;
+  return *it->second;
 }
 
 xmpp::C2sSession* Worker::find_c2s(uint64_t id) {

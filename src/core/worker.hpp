@@ -58,6 +58,8 @@ class Worker final : public xmpp::Services {
   const Config& config() override { return *config_; }
   xmpp::HostContext* find_host(std::string_view domain) override;
   xmpp::SessionRegistry& sessions() override { return sessions_; }
+  net::NetLoop& net() override { return net_; }
+  xmpp::ModuleState& shared_state(std::string_view key, const SharedStateFactory& make) override;
 
   // What sessions need from their worker.
   xmpp::AccountStore& accounts() { return accounts_; }
@@ -99,6 +101,7 @@ class Worker final : public xmpp::Services {
   std::string secret_;
   std::map<std::string, std::unique_ptr<xmpp::HostContext>, std::less<>> hosts_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;
+  std::map<std::string, std::unique_ptr<xmpp::ModuleState>, std::less<>> shared_states_;
   std::unordered_map<uint64_t, std::unique_ptr<xmpp::C2sSession>> c2s_;
   std::vector<std::unique_ptr<xmpp::C2sSession>> graveyard_;
   uv_check_t* reaper_;        // freed in its close callback

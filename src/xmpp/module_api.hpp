@@ -28,6 +28,9 @@ class OptionRegistry;
 namespace parley::store {
 class PgClient;
 }
+namespace parley::net {
+class NetLoop;
+}
 
 namespace parley::xmpp {
 
@@ -182,6 +185,15 @@ class Services {
   // The virtual host (or component) served here for a domain, or null.
   virtual HostContext* find_host(std::string_view domain) = 0;
   virtual class SessionRegistry& sessions() = 0;
+  // The worker's network loop, for modules that listen or connect themselves
+  // (s2s opens its own port and outgoing links).
+  virtual net::NetLoop& net() = 0;
+  // State shared by every host's instance of a module on this worker (s2s:
+  // one listener and one set of links for all local domains). Made by `make`
+  // on first use, kept across reloads, destroyed with the worker before its
+  // network loop.
+  using SharedStateFactory = std::function<std::unique_ptr<ModuleState>()>;
+  virtual ModuleState& shared_state(std::string_view key, const SharedStateFactory& make) = 0;
 };
 
 }  // namespace parley::xmpp

@@ -41,6 +41,10 @@ class TestServices : public Services {
   const core::Config& config() override { throw std::logic_error("the test module reads no options"); }
   HostContext* find_host(std::string_view domain) override { return domain == "test.example" ? host.get() : nullptr; }
   SessionRegistry& sessions() override { return sessions_; }
+  net::NetLoop& net() override { throw std::logic_error("the test module opens no sockets"); }
+  ModuleState& shared_state(std::string_view, const SharedStateFactory&) override {
+    throw std::logic_error("the test module shares no state");
+  }
   std::unique_ptr<HostContext> host;
 
  private:

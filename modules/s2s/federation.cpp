@@ -1,0 +1,315 @@
+#include "modules/s2s/federation.hpp"
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "core/bootstrap.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "modules/s2s/incoming_link.hpp"
+#include "modules/s2s/outgoing_link.hpp"
+#include "xmpp/router.hpp"
+
+namespace parley::modules::s2s {
+
+namespace {
+
+// RFC 6066 §3 on direct-TLS links: present the certificate of the domain the
+// peer names, when we serve it.
+int select_by_sni(SSL* ssl, int* /*alert*/, void* arg) {
+  auto* federation = static_cast<Federation*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (federation == nullptr || name == nullptr || !federation->serves(name)) return SSL_TLSEXT_ERR_OK;
+  SSL_CTX* chosen = federation->server_context(name);
+  if (chosen != nullptr && chosen != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, chosen);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, Endpoint>> parse_route(std::string_view text) {
+  size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+  std::string domain(text.substr(0, eq));
+  std::string_view rest = text.substr(eq + 1);
+  Endpoint endpoint;
+  if (rest.starts_with("tls:")) {
+    endpoint.direct_tls = true;
+    rest.remove_prefix(4);
+  }
+  size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view address = rest.substr(0, colon);
+  std::string_view port = rest.substr(colon + 1);
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+    address = address.substr(1, address.size() - 2);
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) return std::nullopt;
+  endpoint.address = std::string(address);
+  endpoint.port = static_cast<uint16_t>(value);
+  return std::make_pair(std::move(domain), std::move(endpoint));
+}
+
+Federation::Federation(xmpp::Services& services)
+    : services_(services), timer_(new uv_timer_t), reaper_(new uv_check_t) {
+  uv_timer_init(services_.loop(), timer_);
+  timer_->data = this;
+  uv_timer_start(timer_, on_timer, 1000, 1000);
+  uv_check_init(services_.loop(), reaper_);
+  reaper_->data = this;
+}
+
+Federation::~Federation() {
+  *alive_ = false;
+  alive_.reset();
+  listeners_.clear();
+  links_.clear();
+  graveyard_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(reaper_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+}
+
+core::Logger& Federation::log() { return services_.log(); }
+
+void Federation::attach_host(const std::string& host) {
+  read_settings();
+  tls_.erase(host);  // certificates may have been replaced before a reload
+  if (!listening_) open_listeners();
+}
+
+void Federation::read_settings() {
+  const core::Config& config = services_.config();
+  limits_.max_stanza_bytes = config.get_size("modules.s2s.max_stanza_size");
+  limits_.max_depth = static_cast<size_t>(config.get_int("limits.max_xml_depth"));
+  limits_.max_attributes = static_cast<size_t>(config.get_int("limits.max_attributes"));
+  queue_limit_ = static_cast<size_t>(config.get_int("modules.s2s.queue_limit"));
+  rate_limit_ = static_cast<uint64_t>(config.get_int("modules.s2s.rate_limit"));
+  connect_timeout_ms_ = static_cast<uint64_t>(config.get_duration("modules.s2s.connect_timeout").count());
+  idle_timeout_ms_ = static_cast<uint64_t>(config.get_duration("modules.s2s.idle_timeout").count());
+  backoff_ms_ = static_cast<uint64_t>(config.get_duration("modules.s2s.reconnect_backoff").count());
+  default_policy_ = config.get_string("modules.s2s.default_policy");
+  ca_file_ = config.get_path("modules.s2s.ca_file");
+  policies_.clear();
+  for (const std::string& entry : config.get_list("modules.s2s.domain_policies")) {
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos) {
+      log().warn("s2s", 0, "ignoring modules.s2s.domain_policies entry '", entry, "': expected domain=policy");
+      continue;
+    }
+    policies_[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  routes_.clear();
+  for (const std::string& entry : config.get_list("modules.s2s.routes")) {
+    if (auto route = parse_route(entry)) {
+      routes_[route->first] = route->second;
+    } else {
+      log().warn("s2s", 0, "ignoring modules.s2s.routes entry '", entry, "': expected domain=address:port");
+    }
+  }
+}
+
+void Federation::open_listeners() {
+  listening_ = true;
+  const core::Config& config = services_.config();
+  struct Port {
+    const char* option;
+    bool direct_tls;
+  };
+  for (Port port : {Port{"modules.s2s.port", false}, Port{"modules.s2s.direct_tls_port", true}}) {
+    int64_t number = config.get_int(port.option);
+    if (number == 0) continue;
+    for (const std::string& address : config.get_list("modules.s2s.bind_addresses")) {
+      std::string error;
+      bool direct_tls = port.direct_tls;
+      auto listener = net::Listener::open(
+          services_.net(), address, static_cast<uint16_t>(number),
+          [this, direct_tls](std::unique_ptr<net::Connection> connection) {
+            accept(std::move(connection), direct_tls);
+          },
+          error);
+      if (!listener) {
+        log().error("s2s", 0, "cannot listen on ", address, " port ", number, ": ", error);
+        continue;
+      }
+      log().info("s2s", 0, "listening for servers on ", address, " port ", number, direct_tls ? " (direct TLS)" : "");
+      listeners_.push_back(std::move(listener));
+    }
+  }
+}
+
+void Federation::accept(std::unique_ptr<net::Connection> connection, bool direct_tls) {
+  if (direct_tls && !default_server_context()) return;  // no certificate to present
+  uint64_t id = next_id_++;
+  auto link = std::make_unique<IncomingLink>(*this, id, std::move(connection), direct_tls);
+  IncomingLink& ref = *link;
+  links_.emplace(id, std::move(link));
+  ref.start();
+}
+
+bool Federation::serves(std::string_view domain) {
+  xmpp::HostContext* host = services_.find_host(domain);
+  if (!host) return false;
+  const auto& enabled = host->enabled_modules();
+  return std::find(enabled.begin(), enabled.end(), "s2s") != enabled.end();
+}
+
+bool Federation::policy_allows(std::string_view domain) const {
+  auto it = policies_.find(domain);
+  const std::string& policy = it == policies_.end() ? default_policy_ : it->second;
+  return policy != "refuse";
+}
+
+Federation::TlsPair* Federation::tls_for(const std::string& local) {
+  auto it = tls_.find(local);
+  if (it != tls_.end()) return &it->second;
+  const core::Config& config = services_.config();
+  std::string error;
+  TlsPair pair;
+  pair.server = net::make_peer_context(true, core::certificate_path(config, local), core::key_path(config, local),
+                                       ca_file_, error);
+  if (pair.server) {
+    pair.client = net::make_peer_context(false, core::certificate_path(config, local),
+                                         core::key_path(config, local), ca_file_, error);
+  }
+  if (!pair.server || !pair.client) {
+    log().error("s2s", 0, "TLS for ", local, ": ", error);
+    return nullptr;
+  }
+  SSL_CTX_set_tlsext_servername_callback(pair.server.get(), select_by_sni);
+  SSL_CTX_set_tlsext_servername_arg(pair.server.get(), this);
+  return &tls_.emplace(local, std::move(pair)).first->second;
+}
+
+SSL_CTX* Federation::server_context(const std::string& local) {
+  TlsPair* pair = tls_for(local);
+  return pair ? pair->server.get() : nullptr;
+}
+
+SSL_CTX* Federation::client_context(const std::string& local) {
+  TlsPair* pair = tls_for(local);
+  return pair ? pair->client.get() : nullptr;
+}
+
+SSL_CTX* Federation::default_server_context() {
+  for (const std::string& host : services_.config().hosts()) {
+    if (serves(host)) return server_context(host);
+  }
+  return nullptr;
+}
+
+std::optional<Endpoint> Federation::endpoint_for(const std::string& remote) const {
+  auto it = routes_.find(remote);
+  if (it != routes_.end()) return it->second;
+  return std::nullopt;
+}
+
+void Federation::send(const std::string& local, const std::string& remote, xml::Element stanza) {
+  if (!policy_allows(remote)) {
+    bounce(stanza, xmpp::errors::remote_server_not_found, "this server does not federate with " + remote);
+    return;
+  }
+  auto existing = outgoing_.find({local, remote});
+  if (existing != outgoing_.end()) {
+    auto* link = static_cast<OutgoingLink*>(find_link(existing->second));
+    if (link && !link->closed()) {
+      if (!link->send(std::move(stanza))) {
+        // The queue is bounded (modules.s2s.queue_limit): the sender hears of it.
+        bounce(stanza, xmpp::errors::resource_constraint, "too many stanzas waiting for the link to " + remote);
+      }
+      return;
+    }
+  }
+  uint64_t now = uv_now(services_.loop());
+  if (auto b = backoff_.find(remote); b != backoff_.end() && now < b->second.retry_at) {
+    bounce(stanza, xmpp::errors::remote_server_not_found,
+           "the link to " + remote + " failed recently; retrying in " +
+               std::to_string((b->second.retry_at - now + 999) / 1000) + " s");
+    return;
+  }
+  std::optional<Endpoint> endpoint = endpoint_for(remote);
+  if (!endpoint) {
+    bounce(stanza, xmpp::errors::remote_server_not_found, "no route to " + remote);
+    return;
+  }
+  if (!client_context(local)) {
+    bounce(stanza, xmpp::errors::internal_server_error, "no certificate to present for " + local);
+    return;
+  }
+  uint64_t id = next_id_++;
+  auto link = std::make_unique<OutgoingLink>(*this, id, local, remote);
+  OutgoingLink& ref = *link;
+  links_.emplace(id, std::move(link));
+  outgoing_[{local, remote}] = id;
+  ref.send(std::move(stanza));
+  ref.connect(*endpoint);
+}
+
+Link* Federation::find_link(uint64_t id) {
+  auto it = links_.find(id);
+  return it == links_.end() ? nullptr : it->second.get();
+}
+
+void Federation::link_ready(OutgoingLink& link) { backoff_.erase(link.remote()); }
+
+void Federation::link_failed(const std::string& remote) {
+  Backoff& b = backoff_[remote];
+  ++b.failures;
+  // Exponential back-off, capped at 64 times the configured step.
+  b.retry_at = uv_now(services_.loop()) + (backoff_ms_ << std::min(b.failures - 1, 6));
+}
+
+void Federation::retire(uint64_t id) {
+  auto it = links_.find(id);
+  if (it == links_.end()) return;
+  Link& link = *it->second;
+  if (link.outgoing()) {
+    auto entry = outgoing_.find({link.local(), link.remote()});
+    if (entry != outgoing_.end() && entry->second == id) outgoing_.erase(entry);
+  }
+  graveyard_.push_back(std::move(it->second));
+  links_.erase(it);
+  uv_check_start(reaper_, on_reap);
+}
+
+void Federation::on_reap(uv_check_t* check) {
+  auto* self = static_cast<Federation*>(check->data);
+  self->graveyard_.clear();
+  uv_check_stop(check);
+}
+
+void Federation::bounce(const xml::Element& stanza, xmpp::StanzaErrorCondition condition, std::string_view text) {
+  if (stanza.attr("type") == "error") return;  // RFC 6120 §8.3.1: never answer an error
+  services_.router().send_from_server(xmpp::make_error_reply(stanza, condition, text));
+}
+
+void Federation::on_timer(uv_timer_t* timer) { static_cast<Federation*>(timer->data)->housekeeping(); }
+
+void Federation::housekeeping() {
+  uint64_t now = uv_now(services_.loop());
+  std::vector<Link*> links;
+  links.reserve(links_.size());
+  for (auto& [id, link] : links_) links.push_back(link.get());
+  // Collected first: links may close (and leave links_) as we go.
+  for (Link* link : links) {
+    if (link->closed()) continue;
+    if (link->outgoing()) {
+      auto* out = static_cast<OutgoingLink*>(link);
+      if (!out->ready() && now - out->started() >= connect_timeout_ms_) {
+        out->fail(xmpp::errors::remote_server_timeout, "the link to " + out->remote() + " took too long to set up");
+        continue;
+      }
+    } else {
+      static_cast<IncomingLink*>(link)->refill(rate_limit_);
+    }
+    if (idle_timeout_ms_ > 0 && now - link->last_activity() >= idle_timeout_ms_) {
+      log().info("s2s", link->id(), "closing idle link with ", link->remote());
+      link->close_stream();
+    }
+  }
+}
+
+}  // namespace parley::modules::s2s

@@ -1,0 +1,192 @@
+#include "modules/s2s/incoming_link.hpp"
+
+#include "core/base64.hpp"
+#include "core/log.hpp"
+#include "modules/s2s/federation.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/namespaces.hpp"
+#include "xmpp/router.hpp"
+#include "xmpp/stanza.hpp"
+
+namespace parley::modules::s2s {
+
+IncomingLink::IncomingLink(Federation& federation, uint64_t id, std::unique_ptr<net::Connection> connection,
+                           bool direct_tls)
+    : Link(federation, id, {}, {}), direct_tls_(direct_tls) {
+  attach(std::move(connection));
+  tokens_ = federation.rate_limit();
+  limited_ = tokens_ > 0;
+}
+
+void IncomingLink::start() {
+  federation_.log().info("s2s", id_, "incoming link from ", connection_->remote_address(),
+                         direct_tls_ ? " (direct TLS)" : "");
+  if (direct_tls_) connection_->start_tls(federation_.default_server_context());
+  connection_->start(*this);
+}
+
+void IncomingLink::refill(uint64_t per_second) {
+  limited_ = per_second > 0;
+  tokens_ = per_second;
+  resume_reading();
+}
+
+void IncomingLink::on_stream_open(const xml::Element& root, std::string_view default_ns) {
+  std::string to(root.attr("to"));
+  std::string from(root.attr("from"));
+  // RFC 6120 §4.9.3.10: this port speaks jabber:server only.
+  if (default_ns != kServerNs) {
+    close_with_stream_error("invalid-namespace", "this port serves jabber:server streams");
+    return;
+  }
+  // RFC 6120 §4.9.3.6: the stream must be for a domain we serve here with s2s on.
+  if (!federation_.serves(to)) {
+    close_with_stream_error("host-unknown", "that domain is not served here");
+    return;
+  }
+  if (!local_.empty() && local_ != to) {
+    close_with_stream_error("host-unknown", "a restarted stream must keep its domain");
+    return;
+  }
+  local_ = to;
+  if (!from.empty()) claimed_ = from;
+  std::string_view version = root.attr("version");
+  send_stream_header(true);
+  if (version.empty() || version.substr(0, 2) != "1.") {
+    close_with_stream_error("unsupported-version", "XMPP 1.0 is required");
+    return;
+  }
+  stream_open_ = true;
+  send_features();
+}
+
+void IncomingLink::send_features() {
+  xml::Element features("features", std::string(xmpp::ns::streams));
+  if (!tls_) {
+    // TLS is required on every link (DESIGN.md security defaults).
+    xml::Element& starttls = features.append(xml::Element("starttls", std::string(xmpp::ns::tls)));
+    starttls.append(xml::Element("required", std::string(xmpp::ns::tls)));
+  } else if (!authenticated_) {
+    // XEP-0178 §3: offer EXTERNAL when the certificate proves the claimed
+    // domain. Without it (and without dialback, XEP-0220, not offered) the
+    // peer has no way in: say so rather than leave it waiting.
+    if (claimed_.empty() || !certificate_valid_for(claimed_)) {
+      federation_.log().warn("s2s", id_, "refusing ", claimed_.empty() ? "a peer without 'from'" : claimed_,
+                             ": no valid certificate for that domain");
+      close_with_stream_error("not-authorized", "no valid certificate for " + claimed_);
+      return;
+    }
+    xml::Element& mechanisms = features.append(xml::Element("mechanisms", std::string(xmpp::ns::sasl)));
+    mechanisms.append(xml::Element("mechanism", std::string(xmpp::ns::sasl))).append_text("EXTERNAL");
+  }
+  write_element(features);
+}
+
+bool IncomingLink::certificate_valid_for(const std::string& claimed) const {
+  const net::TlsSession* tls = connection_ ? connection_->tls() : nullptr;
+  if (!tls) return false;
+  if (!federation_.policy_allows(claimed)) return false;
+  return tls->peer_certificate_matches(claimed);
+}
+
+void IncomingLink::on_tls_established() {
+  tls_ = true;
+  const net::TlsSession* tls = connection_->tls();
+  federation_.log().debug("s2s", id_, "TLS established (", tls ? tls->protocol_version() : "", ")");
+}
+
+void IncomingLink::on_stanza(xml::Element&& element) {
+  touch();
+  const std::string& ns = element.ns();
+  if (ns == xmpp::ns::tls) {
+    if (element.name() != "starttls" || tls_ || direct_tls_) {
+      close_with_stream_error("policy-violation", "TLS is already in place");
+      return;
+    }
+    write_element(xml::Element("proceed", std::string(xmpp::ns::tls)));
+    connection_->start_tls(federation_.server_context(local_));
+    restart_stream();
+    return;
+  }
+  if (ns == xmpp::ns::sasl) {
+    handle_auth(element);
+    return;
+  }
+  if (!authenticated_) {
+    // RFC 6120 §4.9.3.12: nothing but negotiation before authentication.
+    close_with_stream_error("not-authorized", "authenticate first");
+    return;
+  }
+  handle_stanza(std::move(element));
+}
+
+void IncomingLink::handle_auth(const xml::Element& auth) {
+  if (!tls_ || authenticated_ || auth.name() != "auth" || auth.attr("mechanism") != "EXTERNAL") {
+    xml::Element failure("failure", std::string(xmpp::ns::sasl));
+    failure.append(xml::Element("invalid-mechanism", std::string(xmpp::ns::sasl)));
+    write_element(failure);
+    return;
+  }
+  // XEP-0178 §3: the authorization identity is the peer's domain, or empty
+  // ("=") to mean the domain of the stream header.
+  std::string authzid = claimed_;
+  std::string data = auth.text();
+  if (!data.empty() && data != "=") {
+    std::optional<std::string> decoded = core::base64_decode(data);
+    if (!decoded) {
+      xml::Element failure("failure", std::string(xmpp::ns::sasl));
+      failure.append(xml::Element("incorrect-encoding", std::string(xmpp::ns::sasl)));
+      write_element(failure);
+      close_stream();
+      return;
+    }
+    authzid = *decoded;
+  }
+  if (authzid.empty() || !certificate_valid_for(authzid)) {
+    xml::Element failure("failure", std::string(xmpp::ns::sasl));
+    failure.append(xml::Element("not-authorized", std::string(xmpp::ns::sasl)));
+    write_element(failure);
+    federation_.log().warn("s2s", id_, "SASL EXTERNAL refused for '", authzid, "'");
+    close_stream();
+    return;
+  }
+  remote_ = authzid;
+  authenticated_ = true;
+  write_element(xml::Element("success", std::string(xmpp::ns::sasl)));
+  restart_stream();
+  federation_.log().info("s2s", id_, "incoming link ", remote_, " -> ", local_, " authenticated by certificate");
+}
+
+void IncomingLink::handle_stanza(xml::Element&& stanza) {
+  if (!xmpp::stanza_kind(stanza) || stanza.ns() != kServerNs) {
+    close_with_stream_error("unsupported-stanza-type", "only message, presence and iq are accepted");
+    return;
+  }
+  // RFC 6120 §8.1.1.2 and §8.1.2.2: servers must address every stanza, and
+  // its 'from' must belong to the domain this link authenticated.
+  std::optional<xmpp::Jid> from = xmpp::Jid::parse(stanza.attr("from"));
+  std::optional<xmpp::Jid> to = xmpp::Jid::parse(stanza.attr("to"));
+  if (!from || !to) {
+    federation_.log().warn("s2s", id_, "stanza from ", remote_, " without valid from/to; closing");
+    close_with_stream_error("improper-addressing", "stanzas between servers need a valid 'from' and 'to'");
+    return;
+  }
+  if (from->domain() != remote_) {
+    federation_.log().warn("s2s", id_, "link authenticated as ", remote_, " sent a stanza from ", from->domain(),
+                           "; closing");
+    close_with_stream_error("invalid-from", "this link is authenticated for " + remote_ + " only");
+    return;
+  }
+  if (limited_) {
+    if (tokens_ > 0) --tokens_;
+    // Out of allowance: stop reading until the next second (the stanza in
+    // hand is still delivered; TCP back-pressure slows the peer down).
+    if (tokens_ == 0) pause_reading();
+  }
+  rename_namespace(stanza, kServerNs, kClientNs);
+  federation_.services().router().route_from_remote(std::move(stanza));
+}
+
+void IncomingLink::on_finish(std::string_view) {}
+
+}  // namespace parley::modules::s2s

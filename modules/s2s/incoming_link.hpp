@@ -1,0 +1,40 @@
+#pragma once
+// A link another domain opened to us (RFC 6120 as receiving entity):
+// STARTTLS, then SASL EXTERNAL with the peer's certificate checked against
+// the domain it claims (RFC 6125 / RFC 9525, XEP-0178); then its stanzas go
+// to the router, each one checked to come from that domain.
+#include "modules/s2s/link.hpp"
+
+namespace parley::modules::s2s {
+
+class IncomingLink final : public Link {
+ public:
+  IncomingLink(Federation& federation, uint64_t id, std::unique_ptr<net::Connection> connection, bool direct_tls);
+  bool outgoing() const override { return false; }
+  bool authenticated() const { return authenticated_; }
+  void start();
+  // Per-link rate limit: called once a second with the stanzas allowed per second.
+  void refill(uint64_t per_second);
+
+ private:
+  void on_stream_open(const xml::Element& root, std::string_view default_ns) override;
+  void on_stanza(xml::Element&& element) override;
+  void on_tls_established() override;
+  void on_finish(std::string_view reason) override;
+
+  void send_features();
+  void handle_auth(const xml::Element& auth);
+  void handle_stanza(xml::Element&& stanza);
+  // The domain the peer's certificate proves, if it proves `claimed`.
+  bool certificate_valid_for(const std::string& claimed) const;
+
+  bool direct_tls_;
+  bool tls_ = false;
+  bool authenticated_ = false;
+  bool stream_open_ = false;
+  std::string claimed_;  // 'from' of the peer's stream header
+  uint64_t tokens_ = 0;
+  bool limited_ = false;
+};
+
+}  // namespace parley::modules::s2s

@@ -1,0 +1,193 @@
+#include "modules/s2s/outgoing_link.hpp"
+
+#include "core/base64.hpp"
+#include "core/log.hpp"
+#include "modules/s2s/federation.hpp"
+#include "net/net_loop.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace parley::modules::s2s {
+
+OutgoingLink::OutgoingLink(Federation& federation, uint64_t id, std::string local, std::string remote)
+    : Link(federation, id, std::move(local), std::move(remote)) {
+  started_ = last_activity_;
+}
+
+void OutgoingLink::connect(const Endpoint& endpoint) {
+  federation_.log().info("s2s", id_, "connecting to ", remote_, " at ", endpoint.address, " port ", endpoint.port,
+                         endpoint.direct_tls ? " (direct TLS)" : "");
+  Federation& federation = federation_;
+  uint64_t id = id_;
+  bool direct_tls = endpoint.direct_tls;
+  // The link may be gone when the connection completes; look it up again.
+  std::weak_ptr<bool> alive = federation.alive_token();
+  net::Connection::connect(
+      federation.services().net(), endpoint.address, endpoint.port,
+      [&federation, id, direct_tls, alive](std::unique_ptr<net::Connection> connection, std::string error) {
+        if (alive.expired()) return;
+        auto* self = dynamic_cast<OutgoingLink*>(federation.find_link(id));
+        if (!self || self->closed_) return;
+        if (!connection) {
+          self->failure_text_ = error;
+          self->finish(error);
+          return;
+        }
+        self->attach(std::move(connection));
+        if (direct_tls) {
+          // XEP-0368: TLS first, then the stream.
+          self->connection_->start_tls_client(self->federation_.client_context(self->local_), self->remote_);
+        }
+        self->connection_->start(*self);
+        self->send_stream_header(false);
+        self->state_ = State::AwaitFeatures;
+      });
+}
+
+bool OutgoingLink::send(xml::Element&& stanza) {
+  if (state_ == State::Ready) {
+    write_stanza(std::move(stanza));
+    return true;
+  }
+  if (queue_.size() >= federation_.queue_limit()) return false;
+  queue_.push_back(std::move(stanza));
+  return true;
+}
+
+void OutgoingLink::fail(xmpp::StanzaErrorCondition condition, std::string_view text) {
+  failure_ = condition;
+  failure_text_ = std::string(text);
+  if (connection_) {
+    close_with_stream_error("connection-timeout", text);
+  } else {
+    finish(text);
+  }
+}
+
+void OutgoingLink::on_stream_open(const xml::Element& root, std::string_view default_ns) {
+  // RFC 6120 §4.9.3.10: the peer must speak jabber:server to us.
+  if (default_ns != kServerNs) {
+    close_with_stream_error("invalid-namespace", "expected jabber:server");
+    return;
+  }
+  std::string_view version = root.attr("version");
+  if (version.empty() || version.substr(0, 2) != "1.") {
+    // Pre-1.0 peers have no STARTTLS; we do not talk to them in clear.
+    close_with_stream_error("unsupported-version", "XMPP 1.0 is required");
+  }
+}
+
+void OutgoingLink::on_stanza(xml::Element&& element) {
+  touch();
+  const std::string& ns = element.ns();
+  if (element.name() == "features" && ns == xmpp::ns::streams) {
+    on_features(element);
+    return;
+  }
+  if (element.name() == "error" && ns == xmpp::ns::streams) {
+    std::string condition = element.first_child() ? element.first_child()->name() : "undefined-condition";
+    failure_text_ = "the peer sent a stream error: " + condition;
+    federation_.log().info("s2s", id_, failure_text_);
+    close_stream();
+    return;
+  }
+  if (state_ == State::AwaitProceed && ns == xmpp::ns::tls) {
+    if (element.name() != "proceed") {
+      failure_text_ = "the peer refused STARTTLS";
+      close_stream();
+      return;
+    }
+    // RFC 6120 §5.4.3.3: TLS, then a fresh stream.
+    connection_->start_tls_client(federation_.client_context(local_), remote_);
+    restart_stream();
+    send_stream_header(false);
+    state_ = State::AwaitFeatures;
+    return;
+  }
+  if (state_ == State::AwaitSasl && ns == xmpp::ns::sasl) {
+    if (element.name() != "success") {
+      failure_text_ = "the peer did not accept our certificate (SASL EXTERNAL)";
+      federation_.log().warn("s2s", id_, failure_text_, " for ", local_);
+      close_stream();
+      return;
+    }
+    authenticated_ = true;
+    restart_stream();  // RFC 6120 §6.4.6
+    send_stream_header(false);
+    state_ = State::AwaitFeatures;
+    return;
+  }
+  // Stanzas never come our way on a link we opened (no XEP-0288 yet).
+  close_with_stream_error("unsupported-stanza-type", "this link carries stanzas one way only");
+}
+
+void OutgoingLink::on_features(const xml::Element& features) {
+  if (state_ != State::AwaitFeatures) {
+    close_with_stream_error("policy-violation", "unexpected stream features");
+    return;
+  }
+  if (authenticated_) {
+    become_ready();
+    return;
+  }
+  if (!tls_) {
+    if (!features.first_child("starttls", xmpp::ns::tls)) {
+      // Encryption is required on every link (DESIGN.md, security defaults).
+      failure_text_ = "the peer does not offer TLS";
+      close_with_stream_error("policy-violation", failure_text_);
+      return;
+    }
+    write_element(xml::Element("starttls", std::string(xmpp::ns::tls)));
+    state_ = State::AwaitProceed;
+    return;
+  }
+  // Before authenticating we must trust the peer's certificate for its
+  // domain (RFC 6120 §13.7.2.1, RFC 6125); dialback is not offered yet.
+  if (!connection_->tls() || connection_->tls()->verify_result() != 0) {
+    failure_text_ = "the certificate of " + remote_ + " could not be verified";
+    federation_.log().warn("s2s", id_, failure_text_, " (X509 error ",
+                           connection_->tls() ? connection_->tls()->verify_result() : -1, ")");
+    close_with_stream_error("not-authorized", failure_text_);
+    return;
+  }
+  bool external = false;
+  if (const xml::Element* mechanisms = features.first_child("mechanisms", xmpp::ns::sasl)) {
+    for (const xml::Element& m : mechanisms->children()) {
+      if (m.name() == "mechanism" && m.text() == "EXTERNAL") external = true;
+    }
+  }
+  if (!external) {
+    failure_text_ = remote_ + " does not accept our certificate (no SASL EXTERNAL offered)";
+    close_with_stream_error("not-authorized", failure_text_);
+    return;
+  }
+  // XEP-0178 §3: the authorization identity is our domain.
+  xml::Element auth("auth", std::string(xmpp::ns::sasl));
+  auth.set_attr("mechanism", "EXTERNAL");
+  auth.append_text(core::base64_encode(local_));
+  write_element(auth);
+  state_ = State::AwaitSasl;
+}
+
+void OutgoingLink::on_tls_established() { tls_ = true; }
+
+void OutgoingLink::become_ready() {
+  state_ = State::Ready;
+  federation_.log().info("s2s", id_, "link ", local_, " -> ", remote_, " ready; ", queue_.size(), " stanzas queued");
+  federation_.link_ready(*this);
+  while (!queue_.empty()) {
+    write_stanza(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+}
+
+void OutgoingLink::on_finish(std::string_view reason) {
+  if (state_ != State::Ready) federation_.link_failed(remote_);
+  // Never lose a stanza silently: what did not leave goes back to its sender.
+  std::string text = failure_text_.empty() ? std::string(reason) : failure_text_;
+  while (!queue_.empty()) {
+    federation_.bounce(queue_.front(), failure_, text);
+    queue_.pop_front();
+  }
+}
+
+}  // namespace parley::modules::s2s

@@ -1,0 +1,51 @@
+#pragma once
+// Our side of a link we open to another domain (RFC 6120 as initiating
+// entity): connect, STARTTLS, authenticate with SASL EXTERNAL (XEP-0178),
+// then send the stanzas queued meanwhile. Until it is ready, stanzas wait in a
+// bounded queue; if it fails they go back to their senders as errors.
+#include <deque>
+
+#include "modules/s2s/link.hpp"
+#include "xmpp/stanza.hpp"
+
+namespace parley::modules::s2s {
+
+struct Endpoint;
+
+class OutgoingLink final : public Link {
+ public:
+  OutgoingLink(Federation& federation, uint64_t id, std::string local, std::string remote);
+  bool outgoing() const override { return true; }
+  bool ready() const { return state_ == State::Ready; }
+  uint64_t started() const { return started_; }
+
+  // Starts connecting to `endpoint`.
+  void connect(const Endpoint& endpoint);
+  // Sends now if ready; else queues. False if the queue is full.
+  bool send(xml::Element&& stanza);
+  // Gives up (connection timeout, resolution failure): the queue bounces
+  // with `condition` and the link closes.
+  void fail(xmpp::StanzaErrorCondition condition, std::string_view text);
+
+ private:
+  enum class State { Connecting, AwaitFeatures, AwaitProceed, AwaitSasl, Ready };
+
+  void on_stream_open(const xml::Element& root, std::string_view default_ns) override;
+  void on_stanza(xml::Element&& element) override;
+  void on_tls_established() override;
+  void on_finish(std::string_view reason) override;
+
+  void on_features(const xml::Element& features);
+  void become_ready();
+
+  State state_ = State::Connecting;
+  bool tls_ = false;
+  bool authenticated_ = false;
+  uint64_t started_ = 0;
+  std::deque<xml::Element> queue_;
+  // Why the link failed, for the stanzas still queued.
+  xmpp::StanzaErrorCondition failure_ = xmpp::errors::remote_server_not_found;
+  std::string failure_text_;
+};
+
+}  // namespace parley::modules::s2s

@@ -1,0 +1,326 @@
+// Federation (module "s2s"): two real parleyd processes, a.localhost and
+// b.localhost, with certificates from a test CA and static routes to each
+// other's s2s ports; and byte-level peers that misbehave on purpose.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+#include "core/base64.hpp"
+#include "harness/raw_client.hpp"
+#include "harness/test_server.hpp"
+#include "test_util.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+struct Peer {
+  std::string domain;
+  uint16_t s2s_port;
+};
+
+ServerOptions s2s_options(const TestCa& ca, const Peer& self, const Peer& other, const std::string& extra,
+                          bool issued = true) {
+  ServerOptions options;
+  options.hosts = {self.domain};
+  options.modules = {"disco", "ping", "roster", "s2s", "version"};
+  if (issued) options.issuer = ca.files;
+  options.extra_config = "[modules.s2s]\nport = " + std::to_string(self.s2s_port) +
+                         "\nbind_addresses = [\"127.0.0.1\"]\nroutes = [\"" + other.domain +
+                         "=127.0.0.1:" + std::to_string(other.s2s_port) + "\"]\nca_file = \"" +
+                         ca.cert_file().string() + "\"\nreconnect_backoff = \"0s\"\n" + extra;
+  return options;
+}
+
+// a.localhost and b.localhost, federated; alice lives on a, bob on b.
+struct TwoDomains {
+  TestCa ca;
+  Peer pa{"a.localhost", free_port()};
+  Peer pb{"b.localhost", free_port()};
+  std::unique_ptr<TestServer> a;
+  std::unique_ptr<TestServer> b;
+  explicit TwoDomains(const std::string& extra_a = {}, const std::string& extra_b = {}, bool a_issued = true) {
+    a = std::make_unique<TestServer>(s2s_options(ca, pa, pb, extra_a, a_issued));
+    b = std::make_unique<TestServer>(s2s_options(ca, pb, pa, extra_b));
+    a->add_user("alice@a.localhost", "a");
+    b->add_user("bob@b.localhost", "b");
+  }
+  ~TwoDomains() {
+    if (getenv("S2S_DEBUG")) fprintf(stderr, "---- a\n%s\n---- b\n%s\n", a->log().c_str(), b->log().c_str());
+  }
+  std::unique_ptr<RawClient> alice(const std::string& resource = "home") {
+    auto client = std::make_unique<RawClient>(a->starttls_port());
+    client->login("alice", "a", resource, "a.localhost");
+    client->send("<presence/>");
+    ping(*client, "a.localhost");
+    return client;
+  }
+  std::unique_ptr<RawClient> bob(const std::string& resource = "work") {
+    auto client = std::make_unique<RawClient>(b->starttls_port());
+    client->login("bob", "b", resource, "b.localhost");
+    client->send("<presence/>");
+    ping(*client, "b.localhost");
+    return client;
+  }
+};
+
+std::optional<xml::Element> next_message(RawClient& client, int timeout_ms = 10000) {
+  return client.next_named("message", timeout_ms);
+}
+
+// Our own peer on b's s2s port, claiming `claimed`, presenting the CA-issued
+// certificate in `cert` (a file stem in the CA's directory).
+std::unique_ptr<RawClient> fake_server(TwoDomains& d, const std::string& claimed, const std::string& cert) {
+  auto peer = std::make_unique<RawClient>(d.pb.s2s_port, false, "b.localhost");
+  peer->act_as_server(claimed, (d.ca.dir() / (cert + ".crt")).string(), (d.ca.dir() / (cert + ".key")).string());
+  return peer;
+}
+
+// Up to an authenticated stream; returns the features after SASL.
+xml::Element authenticate_peer(RawClient& peer, const std::string& authzid) {
+  xml::Element features = peer.open_stream("b.localhost");
+  REQUIRE(features.first_child("starttls"));
+  features = peer.starttls("b.localhost");
+  REQUIRE(has_mechanism(features, "EXTERNAL"));
+  peer.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
+            core::base64_encode(authzid) + "</auth>");
+  std::optional<xml::Element> outcome = peer.next();
+  REQUIRE(outcome);
+  REQUIRE(outcome->name() == "success");
+  peer.restart_stream();
+  return peer.open_stream("b.localhost");
+}
+
+std::string stream_error_of(RawClient& peer) {
+  std::optional<xml::Element> error = peer.next_named("error", 10000);
+  return error ? RawClient::stream_error_condition(*error) : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("s2s: a message crosses to another domain and the answer comes back") {
+  TwoDomains d;
+  auto alice = d.alice();
+  auto bob = d.bob();
+  alice->send("<message to='bob@b.localhost' type='chat' id='m1'><body>hello from a</body></message>");
+  std::optional<xml::Element> got = next_message(*bob);
+  REQUIRE(got);
+  CHECK(got->ns() == "jabber:client");
+  CHECK(got->attr("from") == "alice@a.localhost/home");
+  CHECK(got->attr("to") == "bob@b.localhost");
+  CHECK(got->attr("type") == "chat");
+  CHECK(got->attr("id") == "m1");
+  REQUIRE(got->first_child("body"));
+  CHECK(got->first_child("body")->text() == "hello from a");
+
+  bob->send("<message to='alice@a.localhost/home' type='chat' id='m2'><body>hi from b</body></message>");
+  got = next_message(*alice);
+  REQUIRE(got);
+  CHECK(got->attr("from") == "bob@b.localhost/work");
+  CHECK(got->attr("to") == "alice@a.localhost/home");
+  CHECK(got->first_child("body")->text() == "hi from b");
+  CHECK(d.b->log().find("authenticated by certificate") != std::string::npos);
+  CHECK(d.a->log().find("authenticated by certificate") != std::string::npos);
+}
+
+TEST_CASE("s2s: IQ round trips between domains, errors included") {
+  TwoDomains d;
+  auto alice = d.alice();
+  xml::Element answer = ask(*alice, "b.localhost", "<query xmlns='jabber:iq:version'/>");
+  CHECK(answer.attr("type") == "result");
+  CHECK(answer.attr("from") == "b.localhost");
+  CHECK(answer.attr("to") == "alice@a.localhost/home");
+  const xml::Element* query = answer.first_child("query", "jabber:iq:version");
+  REQUIRE(query);
+  CHECK(query->first_child("name")->text() == "Parley");
+
+  // A namespace nobody on b handles: b's error comes back over the links.
+  answer = ask(*alice, "b.localhost", "<query xmlns='urn:example:nothing'/>");
+  CHECK(answer.attr("type") == "error");
+  CHECK(answer.attr("from") == "b.localhost");
+  CHECK(condition_of(answer, kStanzaErrors) == "service-unavailable");
+
+  // A message to an unknown account on b: its error reaches alice.
+  alice->send("<message to='nobody@b.localhost' type='chat' id='m3'><body>?</body></message>");
+  std::optional<xml::Element> bounced = next_message(*alice);
+  REQUIRE(bounced);
+  CHECK(bounced->attr("type") == "error");
+  CHECK(bounced->attr("from") == "nobody@b.localhost");
+  CHECK(condition_of(*bounced, kStanzaErrors) == "service-unavailable");
+}
+
+TEST_CASE("s2s: a domain with no route, or whose server is down, is reported to the sender") {
+  TwoDomains d;
+  auto alice = d.alice();
+  alice->send("<message to='carol@c.localhost' type='chat' id='m1'><body>?</body></message>");
+  std::optional<xml::Element> bounced = next_message(*alice);
+  REQUIRE(bounced);
+  CHECK(bounced->attr("type") == "error");
+  CHECK(bounced->attr("from") == "carol@c.localhost");
+  CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
+
+  d.b->stop();
+  alice->send("<message to='bob@b.localhost' type='chat' id='m2'><body>anyone?</body></message>");
+  bounced = next_message(*alice);
+  REQUIRE(bounced);
+  CHECK(bounced->attr("id") == "m2");
+  CHECK(bounced->attr("from") == "bob@b.localhost");
+  CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
+
+  // b is back: the next stanza opens a new link.
+  d.b->start();
+  auto bob = d.bob();
+  alice->send("<message to='bob@b.localhost' type='chat' id='m3'><body>there you are</body></message>");
+  std::optional<xml::Element> got = next_message(*bob);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "m3");
+}
+
+TEST_CASE("s2s: a link that does not come up in time bounces its queue with remote-server-timeout") {
+  // A peer that accepts TCP and then says nothing.
+  int silent = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(silent, 8) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string route = "\"mute.localhost=127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "\"";
+  TestCa ca;
+  ServerOptions options = s2s_options(ca, {"a.localhost", free_port()}, {"b.localhost", free_port()},
+                                      "connect_timeout = \"1s\"\nqueue_limit = 2\n");
+  // Replace the generated route with the silent peer.
+  size_t at = options.extra_config.find("routes = [");
+  options.extra_config.replace(at, options.extra_config.find('\n', at) - at, "routes = [" + route + "]");
+  TestServer a(options);
+  a.add_user("alice@a.localhost", "a");
+  RawClient alice(a.starttls_port());
+  alice.login("alice", "a", "home", "a.localhost");
+  for (int i = 1; i <= 3; ++i) {
+    alice.send("<message to='x@mute.localhost' type='chat' id='q" + std::to_string(i) + "'><body>.</body></message>");
+  }
+  // The third does not fit the queue (queue_limit = 2) and is answered at once.
+  std::optional<xml::Element> first = next_message(alice, 3000);
+  REQUIRE(first);
+  CHECK(first->attr("id") == "q3");
+  CHECK(condition_of(*first, kStanzaErrors) == "resource-constraint");
+  for (std::string id : {"q1", "q2"}) {
+    std::optional<xml::Element> bounced = next_message(alice, 5000);
+    REQUIRE(bounced);
+    CHECK(bounced->attr("id") == id);
+    CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-timeout");
+  }
+  close(silent);
+}
+
+TEST_CASE("s2s: every stanza on an incoming link must come from the authenticated domain") {
+  TwoDomains d;
+  d.ca.issue({"a.localhost"}, "a-again");
+  SUBCASE("a foreign 'from' ends the link with invalid-from") {
+    auto peer = fake_server(d, "a.localhost", "a-again");
+    authenticate_peer(*peer, "a.localhost");
+    peer->send("<message from='mallory@c.localhost' to='bob@b.localhost'><body>spoof</body></message>");
+    CHECK(stream_error_of(*peer) == "invalid-from");
+    CHECK(peer->wait_closed());
+    CHECK(d.b->log().find("sent a stanza from c.localhost") != std::string::npos);
+  }
+  SUBCASE("a stanza without 'from' ends the link with improper-addressing") {
+    auto peer = fake_server(d, "a.localhost", "a-again");
+    authenticate_peer(*peer, "a.localhost");
+    peer->send("<message to='bob@b.localhost'><body>who?</body></message>");
+    CHECK(stream_error_of(*peer) == "improper-addressing");
+    CHECK(peer->wait_closed());
+  }
+  SUBCASE("a stanza from the right domain is delivered") {
+    auto bob = d.bob();
+    auto peer = fake_server(d, "a.localhost", "a-again");
+    authenticate_peer(*peer, "a.localhost");
+    peer->send("<message from='alice@a.localhost/x' to='bob@b.localhost' type='chat'><body>real</body></message>");
+    std::optional<xml::Element> got = next_message(*bob);
+    REQUIRE(got);
+    CHECK(got->attr("from") == "alice@a.localhost/x");
+  }
+  SUBCASE("stanzas before authentication end the link with not-authorized") {
+    auto peer = fake_server(d, "a.localhost", "a-again");
+    peer->open_stream("b.localhost");
+    peer->starttls("b.localhost");
+    peer->send("<message from='alice@a.localhost' to='bob@b.localhost'><body>early</body></message>");
+    CHECK(stream_error_of(*peer) == "not-authorized");
+  }
+}
+
+TEST_CASE("s2s: a peer whose certificate does not prove its domain is refused") {
+  TwoDomains d;
+  SUBCASE("a certificate for another name") {
+    d.ca.issue({"evil.localhost"}, "evil");
+    auto peer = fake_server(d, "a.localhost", "evil");
+    peer->open_stream("b.localhost");
+    CHECK_THROWS_WITH(peer->starttls("b.localhost"), "stream error: not-authorized");
+  }
+  SUBCASE("a certificate from an untrusted issuer") {
+    TestCa other;
+    other.issue({"a.localhost"}, "a-untrusted");
+    auto peer = std::make_unique<RawClient>(d.pb.s2s_port, false, "b.localhost");
+    peer->act_as_server("a.localhost", (other.dir() / "a-untrusted.crt").string(),
+                        (other.dir() / "a-untrusted.key").string());
+    peer->open_stream("b.localhost");
+    CHECK_THROWS_WITH(peer->starttls("b.localhost"), "stream error: not-authorized");
+  }
+  CHECK(d.b->log().find("refusing a.localhost: no valid certificate") != std::string::npos);
+}
+
+TEST_CASE("s2s: SASL EXTERNAL for a domain the certificate does not name fails") {
+  TwoDomains d;
+  d.ca.issue({"a.localhost"}, "a-again");
+  auto peer = fake_server(d, "a.localhost", "a-again");
+  peer->open_stream("b.localhost");
+  peer->starttls("b.localhost");
+  peer->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
+             core::base64_encode("c.localhost") + "</auth>");
+  std::optional<xml::Element> outcome = peer->next();
+  REQUIRE(outcome);
+  CHECK(outcome->name() == "failure");
+  CHECK(condition_of(*outcome, kSasl) == "not-authorized");
+  CHECK(peer->wait_closed());
+}
+
+TEST_CASE("s2s: a parleyd whose certificate is not trusted cannot deliver, and its user is told") {
+  TwoDomains d({}, {}, /*a_issued=*/false);
+  auto alice = d.alice();
+  alice->send("<message to='bob@b.localhost' type='chat' id='m1'><body>self-signed</body></message>");
+  std::optional<xml::Element> bounced = next_message(*alice);
+  REQUIRE(bounced);
+  CHECK(bounced->attr("id") == "m1");
+  CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
+  CHECK(d.b->log().find("refusing a.localhost") != std::string::npos);
+}
+
+TEST_CASE("s2s: the s2s port refuses client streams and domains not served here") {
+  TwoDomains d;
+  RawClient client(d.pb.s2s_port, false, "b.localhost");
+  CHECK_THROWS_WITH(client.open_stream("b.localhost"), "stream error: invalid-namespace");  // jabber:client
+
+  RawClient unknown(d.pb.s2s_port, false, "b.localhost");
+  unknown.act_as_server("a.localhost", (d.ca.dir() / "ca.crt").string(), (d.ca.dir() / "ca.key").string());
+  unknown.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+               "xmlns:stream='http://etherx.jabber.org/streams' to='z.localhost' from='a.localhost' version='1.0'>");
+  std::optional<xml::Element> error = unknown.next_named("error");
+  REQUIRE(error);
+  CHECK(RawClient::stream_error_condition(*error) == "host-unknown");
+}
+
+TEST_CASE("s2s: a stanza larger than modules.s2s.max_stanza_size closes the link") {
+  TwoDomains d({}, "max_stanza_size = \"20KiB\"\n");
+  d.ca.issue({"a.localhost"}, "a-again");
+  auto peer = fake_server(d, "a.localhost", "a-again");
+  authenticate_peer(*peer, "a.localhost");
+  peer->send("<message from='alice@a.localhost' to='bob@b.localhost'><body>" + std::string(30000, 'x') +
+             "</body></message>");
+  CHECK(stream_error_of(*peer) == "policy-violation");
+}
