@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -56,6 +58,7 @@ struct TwoDomains {
   std::unique_ptr<RawClient> alice(const std::string& resource = "home") {
     auto client = std::make_unique<RawClient>(a->starttls_port());
     client->login("alice", "a", resource, "a.localhost");
+    ask(*client, "", "<query xmlns='jabber:iq:roster'/>");  // interested in roster pushes
     client->send("<presence/>");
     ping(*client, "a.localhost");
     return client;
@@ -63,6 +66,7 @@ struct TwoDomains {
   std::unique_ptr<RawClient> bob(const std::string& resource = "work") {
     auto client = std::make_unique<RawClient>(b->starttls_port());
     client->login("bob", "b", resource, "b.localhost");
+    ask(*client, "", "<query xmlns='jabber:iq:roster'/>");
     client->send("<presence/>");
     ping(*client, "b.localhost");
     return client;
@@ -94,6 +98,39 @@ xml::Element authenticate_peer(RawClient& peer, const std::string& authzid) {
   REQUIRE(outcome->name() == "success");
   peer.restart_stream();
   return peer.open_stream("b.localhost");
+}
+
+// The next stanza for which `match` holds, skipping (and answering, for
+// roster pushes, RFC 6121 §2.1.6) the others.
+std::optional<xml::Element> next_where(RawClient& client, const std::function<bool(const xml::Element&)>& match,
+                                       int timeout_ms = 10000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::optional<xml::Element> e = client.next(200);
+    if (!e) continue;
+    bool push = e->name() == "iq" && e->attr("type") == "set" && e->first_child("query", "jabber:iq:roster");
+    if (push) client.send("<iq type='result' id='" + std::string(e->attr("id")) + "'/>");
+    if (match(*e)) return e;
+  }
+  return std::nullopt;
+}
+
+// The subscription state of `contact` in the next roster push about it.
+std::string pushed_subscription(RawClient& client, const std::string& contact) {
+  std::optional<xml::Element> push = next_where(client, [&](const xml::Element& e) {
+    const xml::Element* query = e.first_child("query", "jabber:iq:roster");
+    const xml::Element* item = query ? query->first_child("item") : nullptr;
+    return e.name() == "iq" && item && item->attr("jid") == contact;
+  });
+  if (!push) return "(no push)";
+  return std::string(push->first_child("query")->first_child("item")->attr("subscription"));
+}
+
+std::optional<xml::Element> next_presence(RawClient& client, const std::string& from, const std::string& type) {
+  return next_where(client, [&](const xml::Element& e) {
+    std::string_view t = e.attr("type");
+    return e.name() == "presence" && e.attr("from") == from && (type == "available" ? t.empty() : t == type);
+  });
 }
 
 std::string stream_error_of(RawClient& peer) {
@@ -152,6 +189,50 @@ TEST_CASE("s2s: IQ round trips between domains, errors included") {
   CHECK(bounced->attr("type") == "error");
   CHECK(bounced->attr("from") == "nobody@b.localhost");
   CHECK(condition_of(*bounced, kStanzaErrors) == "service-unavailable");
+}
+
+TEST_CASE("s2s: subscriptions both ways, presence broadcast and probes across domains (RFC 6121 §3-4)") {
+  TwoDomains d;
+  auto alice = d.alice();
+  auto bob = d.bob();
+  // alice asks to see bob (RFC 6121 §3.1): the request crosses as a bare-JID presence.
+  alice->send("<presence type='subscribe' to='bob@b.localhost'/>");
+  CHECK(pushed_subscription(*alice, "bob@b.localhost") == "none");
+  std::optional<xml::Element> request = next_presence(*bob, "alice@a.localhost", "subscribe");
+  REQUIRE(request);
+  CHECK(request->attr("to") == "bob@b.localhost");
+  // bob approves: alice's roster says "to", and bob's available presence follows (§3.1.5).
+  bob->send("<presence type='subscribed' to='alice@a.localhost'/>");
+  CHECK(pushed_subscription(*bob, "alice@a.localhost") == "from");
+  CHECK(pushed_subscription(*alice, "bob@b.localhost") == "to");
+  CHECK(next_presence(*alice, "bob@b.localhost/work", "available"));
+
+  // And back: bob subscribes to alice.
+  bob->send("<presence type='subscribe' to='alice@a.localhost'/>");
+  CHECK(pushed_subscription(*bob, "alice@a.localhost") == "from");  // with ask='subscribe'
+  REQUIRE(next_presence(*alice, "bob@b.localhost", "subscribe"));
+  alice->send("<presence type='subscribed' to='bob@b.localhost'/>");
+  CHECK(pushed_subscription(*alice, "bob@b.localhost") == "both");
+  CHECK(pushed_subscription(*bob, "alice@a.localhost") == "both");
+  CHECK(next_presence(*bob, "alice@a.localhost/home", "available"));
+
+  // Broadcast: a presence change reaches the remote contact (§4.4).
+  alice->send("<presence><show>away</show></presence>");
+  std::optional<xml::Element> away = next_presence(*bob, "alice@a.localhost/home", "available");
+  REQUIRE(away);
+  REQUIRE(away->first_child("show"));
+  CHECK(away->first_child("show")->text() == "away");
+
+  // bob goes offline: alice sees him leave (§4.6 via session/closed).
+  bob->send("</stream:stream>");
+  bob.reset();
+  CHECK(next_presence(*alice, "bob@b.localhost/work", "unavailable"));
+
+  // bob comes back: his initial presence reaches alice, and his server's
+  // probe of alice (§4.3) brings alice's current presence back to him.
+  bob = d.bob("tablet");
+  CHECK(next_presence(*alice, "bob@b.localhost/tablet", "available"));
+  CHECK(next_presence(*bob, "alice@a.localhost/home", "available"));
 }
 
 TEST_CASE("s2s: a domain with no route, or whose server is down, is reported to the sender") {
