@@ -8,7 +8,9 @@
 #include "core/bootstrap.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "net/resolver.hpp"
 #include "modules/s2s/incoming_link.hpp"
+#include "modules/s2s/locator.hpp"
 #include "modules/s2s/outgoing_link.hpp"
 #include "xmpp/router.hpp"
 
@@ -230,9 +232,10 @@ void Federation::send(const std::string& local, const std::string& remote, xml::
                std::to_string((b->second.retry_at - now + 999) / 1000) + " s");
     return;
   }
-  std::optional<Endpoint> endpoint = endpoint_for(remote);
-  if (!endpoint) {
-    bounce(stanza, xmpp::errors::remote_server_not_found, "no route to " + remote);
+  std::optional<Endpoint> route = endpoint_for(remote);
+  net::Resolver* resolver = services_.resolver();
+  if (!route && !resolver) {
+    bounce(stanza, xmpp::errors::remote_server_not_found, "no route to " + remote + " and no DNS resolver");
     return;
   }
   if (!client_context(local)) {
@@ -245,7 +248,20 @@ void Federation::send(const std::string& local, const std::string& remote, xml::
   links_.emplace(id, std::move(link));
   outgoing_[{local, remote}] = id;
   ref.send(std::move(stanza));
-  ref.connect(*endpoint);
+  if (route) {
+    ref.connect({*route});
+    return;
+  }
+  locate(*resolver, remote, alive_, [this, id, remote](std::vector<Endpoint> endpoints, std::string error) {
+    auto* link = static_cast<OutgoingLink*>(find_link(id));
+    if (!link || link->closed()) return;
+    if (endpoints.empty()) {
+      log().info("s2s", id, "cannot find a server for ", remote, ": ", error);
+      link->fail(xmpp::errors::remote_server_not_found, "cannot find a server for " + remote);
+      return;
+    }
+    link->connect(std::move(endpoints));
+  });
 }
 
 Link* Federation::find_link(uint64_t id) {

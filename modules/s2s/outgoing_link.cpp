@@ -13,7 +13,19 @@ OutgoingLink::OutgoingLink(Federation& federation, uint64_t id, std::string loca
   started_ = last_activity_;
 }
 
-void OutgoingLink::connect(const Endpoint& endpoint) {
+void OutgoingLink::connect(std::vector<Endpoint> endpoints) {
+  endpoints_.assign(endpoints.begin(), endpoints.end());
+  try_next_endpoint();
+}
+
+// RFC 6120 §3.2.1: on a connection failure, the next target in order.
+void OutgoingLink::try_next_endpoint() {
+  if (endpoints_.empty()) {
+    finish(failure_text_.empty() ? "no address to connect to" : failure_text_);
+    return;
+  }
+  Endpoint endpoint = std::move(endpoints_.front());
+  endpoints_.pop_front();
   federation_.log().info("s2s", id_, "connecting to ", remote_, " at ", endpoint.address, " port ", endpoint.port,
                          endpoint.direct_tls ? " (direct TLS)" : "");
   Federation& federation = federation_;
@@ -29,12 +41,12 @@ void OutgoingLink::connect(const Endpoint& endpoint) {
         if (!self || self->closed_) return;
         if (!connection) {
           self->failure_text_ = error;
-          self->finish(error);
+          self->try_next_endpoint();
           return;
         }
         self->attach(std::move(connection));
         if (direct_tls) {
-          // XEP-0368: TLS first, then the stream.
+          // XEP-0368: TLS first (SNI and certificate for the domain), then the stream.
           self->connection_->start_tls_client(self->federation_.client_context(self->local_), self->remote_);
         }
         self->connection_->start(*self);

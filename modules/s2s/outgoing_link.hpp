@@ -4,13 +4,13 @@
 // then send the stanzas queued meanwhile. Until it is ready, stanzas wait in a
 // bounded queue; if it fails they go back to their senders as errors.
 #include <deque>
+#include <vector>
 
+#include "modules/s2s/federation.hpp"
 #include "modules/s2s/link.hpp"
 #include "xmpp/stanza.hpp"
 
 namespace parley::modules::s2s {
-
-struct Endpoint;
 
 class OutgoingLink final : public Link {
  public:
@@ -19,8 +19,8 @@ class OutgoingLink final : public Link {
   bool ready() const { return state_ == State::Ready; }
   uint64_t started() const { return started_; }
 
-  // Starts connecting to `endpoint`.
-  void connect(const Endpoint& endpoint);
+  // Starts connecting, trying `endpoints` in order until one answers.
+  void connect(std::vector<Endpoint> endpoints);
   // Sends now if ready; else queues. False if the queue is full.
   bool send(xml::Element&& stanza);
   // Gives up (connection timeout, resolution failure): the queue bounces
@@ -35,6 +35,7 @@ class OutgoingLink final : public Link {
   void on_tls_established() override;
   void on_finish(std::string_view reason) override;
 
+  void try_next_endpoint();
   void on_features(const xml::Element& features);
   void become_ready();
 
@@ -43,6 +44,7 @@ class OutgoingLink final : public Link {
   bool authenticated_ = false;
   uint64_t started_ = 0;
   std::deque<xml::Element> queue_;
+  std::deque<Endpoint> endpoints_;
   // Why the link failed, for the stanzas still queued.
   xmpp::StanzaErrorCondition failure_ = xmpp::errors::remote_server_not_found;
   std::string failure_text_;

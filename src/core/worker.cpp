@@ -75,6 +75,7 @@ Worker::~Worker() {
   hosts_.clear();
   // Module-shared state (s2s links) holds connections on net_: gone first.
   shared_states_.clear();
+  resolver_.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(reaper_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
   uv_close(reinterpret_cast<uv_handle_t*>(housekeeping_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -198,6 +199,18 @@ xmpp::ModuleState& Worker::shared_state(std::string_view key, const SharedStateF
   return *it->second;
 }
 
+net::Resolver* Worker::resolver() {
+  if (!resolver_) {
+    net::Resolver::Options options;
+    options.servers = config_->get_list("dns.servers");
+    options.timeout_ms = static_cast<int>(config_->get_duration("dns.timeout").count());
+    std::string error;
+    resolver_ = net::Resolver::create(loop_, options, error);
+    if (!resolver_) log_.error("worker", 0, "DNS resolver unavailable: ", error);
+  }
+  return resolver_.get();
+}
+
 xmpp::C2sSession* Worker::find_c2s(uint64_t id) {
   auto it = c2s_.find(id);
   return it == c2s_.end() ? nullptr : it->second.get();
@@ -251,6 +264,8 @@ void Worker::reload(const Config& config, std::shared_ptr<net::TlsContextSet> tl
   config_ = &config;
   max_output_buffer_ = config.get_size("limits.max_output_buffer");
   tls_ = std::move(tls);
+  // New dns.* settings apply to lookups started from now on.
+  resolver_.reset();
   start_hosts();
 }
 

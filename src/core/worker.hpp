@@ -19,6 +19,7 @@
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "net/net_loop.hpp"
+#include "net/resolver.hpp"
 #include "net/tls_context.hpp"
 #include "store/pg_client.hpp"
 #include "xmpp/accounts.hpp"
@@ -59,6 +60,7 @@ class Worker final : public xmpp::Services {
   xmpp::HostContext* find_host(std::string_view domain) override;
   xmpp::SessionRegistry& sessions() override { return sessions_; }
   net::NetLoop& net() override { return net_; }
+  net::Resolver* resolver() override;
   xmpp::ModuleState& shared_state(std::string_view key, const SharedStateFactory& make) override;
 
   // What sessions need from their worker.
@@ -102,6 +104,7 @@ class Worker final : public xmpp::Services {
   std::map<std::string, std::unique_ptr<xmpp::HostContext>, std::less<>> hosts_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   std::map<std::string, std::unique_ptr<xmpp::ModuleState>, std::less<>> shared_states_;
+  std::unique_ptr<net::Resolver> resolver_;  // made on first use, again after a reload
   std::unordered_map<uint64_t, std::unique_ptr<xmpp::C2sSession>> c2s_;
   std::vector<std::unique_ptr<xmpp::C2sSession>> graveyard_;
   uv_check_t* reaper_;        // freed in its close callback

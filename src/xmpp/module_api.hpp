@@ -30,6 +30,7 @@ class PgClient;
 }
 namespace parley::net {
 class NetLoop;
+class Resolver;
 }
 
 namespace parley::xmpp {
@@ -188,6 +189,9 @@ class Services {
   // The worker's network loop, for modules that listen or connect themselves
   // (s2s opens its own port and outgoing links).
   virtual net::NetLoop& net() = 0;
+  // The worker's asynchronous DNS resolver (c-ares, `dns.*` options); null if
+  // c-ares could not start (then only IP addresses can be reached).
+  virtual net::Resolver* resolver() = 0;
   // State shared by every host's instance of a module on this worker (s2s:
   // one listener and one set of links for all local domains). Made by `make`
   // on first use, kept across reloads, destroyed with the worker before its

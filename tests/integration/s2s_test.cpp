@@ -11,6 +11,7 @@
 #include <memory>
 #include <thread>
 
+#include "../common/dns_stub.hpp"
 #include "core/base64.hpp"
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
@@ -260,6 +261,51 @@ TEST_CASE("s2s: a domain with no route, or whose server is down, is reported to 
   std::optional<xml::Element> got = next_message(*bob);
   REQUIRE(got);
   CHECK(got->attr("id") == "m3");
+}
+
+TEST_CASE("s2s: without a static route, the peer is found by DNS SRV in RFC 2782 order (c-ares)") {
+  DnsStub dns;
+  TestCa ca;
+  Peer pa{"a.localhost", free_port()};
+  Peer pb{"b.localhost", free_port()};
+  uint16_t dead = free_port();
+  // Priority 5 points at a port where nobody listens; priority 10 at b.
+  dns.add_srv("_xmpp-server._tcp.b.localhost", {10, 0, pb.s2s_port, "b-host.test"});
+  dns.add_srv("_xmpp-server._tcp.b.localhost", {5, 0, dead, "dead-host.test"});
+  dns.add_a("b-host.test", "127.0.0.1");
+  dns.add_a("dead-host.test", "127.0.0.1");
+  ServerOptions options_a = s2s_options(ca, pa, pb, "[dns]\nservers = [\"" + dns.server() + "\"]\ntimeout = \"500ms\"\n");
+  size_t at = options_a.extra_config.find("routes = [");
+  options_a.extra_config.replace(at, options_a.extra_config.find('\n', at) - at, "routes = []");
+  TestServer a(options_a);
+  TestServer b(s2s_options(ca, pb, pa, {}));
+  a.add_user("alice@a.localhost", "a");
+  b.add_user("bob@b.localhost", "b");
+  RawClient bob(b.starttls_port());
+  bob.login("bob", "b", "work", "b.localhost");
+  bob.send("<presence/>");
+  ping(bob, "b.localhost");
+  RawClient alice(a.starttls_port());
+  alice.login("alice", "a", "home", "a.localhost");
+  alice.send("<message to='bob@b.localhost' type='chat' id='d1'><body>found you</body></message>");
+  std::optional<xml::Element> got = next_message(bob);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "d1");
+  CHECK(dns.queries("_xmpps-server._tcp.b.localhost") >= 1);  // XEP-0368 asked first
+  std::string log = a.log();
+  size_t tried_dead = log.find("port " + std::to_string(dead));
+  size_t tried_b = log.find("port " + std::to_string(pb.s2s_port));
+  CHECK(tried_dead != std::string::npos);
+  CHECK(tried_b != std::string::npos);
+  CHECK(tried_dead < tried_b);
+
+  // A domain with no SRV and no address records: the sender is told.
+  alice.send("<message to='x@nowhere.localhost' type='chat' id='d2'><body>?</body></message>");
+  std::optional<xml::Element> bounced = next_message(alice);
+  REQUIRE(bounced);
+  CHECK(bounced->attr("id") == "d2");
+  CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
+  CHECK(dns.queries("nowhere.localhost") >= 1);
 }
 
 TEST_CASE("s2s: a link that does not come up in time bounces its queue with remote-server-timeout") {

@@ -42,6 +42,7 @@ class TestServices : public Services {
   HostContext* find_host(std::string_view domain) override { return domain == "test.example" ? host.get() : nullptr; }
   SessionRegistry& sessions() override { return sessions_; }
   net::NetLoop& net() override { throw std::logic_error("the test module opens no sockets"); }
+  net::Resolver* resolver() override { return nullptr; }
   ModuleState& shared_state(std::string_view, const SharedStateFactory&) override {
     throw std::logic_error("the test module shares no state");
   }
