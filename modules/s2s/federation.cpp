@@ -1,5 +1,9 @@
 #include "modules/s2s/federation.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -58,6 +62,9 @@ std::optional<std::pair<std::string, Endpoint>> parse_route(std::string_view tex
 
 Federation::Federation(xmpp::Services& services)
     : services_(services), timer_(new uv_timer_t), reaper_(new uv_check_t) {
+  unsigned char secret[32];
+  RAND_bytes(secret, sizeof secret);
+  dialback_secret_.assign(reinterpret_cast<const char*>(secret), sizeof secret);
   uv_timer_init(services_.loop(), timer_);
   timer_->data = this;
   uv_timer_start(timer_, on_timer, 1000, 1000);
@@ -102,7 +109,13 @@ void Federation::read_settings() {
       log().warn("s2s", 0, "ignoring modules.s2s.domain_policies entry '", entry, "': expected domain=policy");
       continue;
     }
-    policies_[entry.substr(0, eq)] = entry.substr(eq + 1);
+    std::string policy = entry.substr(eq + 1);
+    if (policy != "certificate" && policy != "dialback" && policy != "refuse") {
+      log().warn("s2s", 0, "ignoring modules.s2s.domain_policies entry '", entry,
+                 "': the policy is certificate, dialback or refuse");
+      continue;
+    }
+    policies_[entry.substr(0, eq)] = policy;
   }
   routes_.clear();
   for (const std::string& entry : config.get_list("modules.s2s.routes")) {
@@ -159,10 +172,50 @@ bool Federation::serves(std::string_view domain) {
   return std::find(enabled.begin(), enabled.end(), "s2s") != enabled.end();
 }
 
-bool Federation::policy_allows(std::string_view domain) const {
+const std::string& Federation::policy_for(std::string_view domain) const {
   auto it = policies_.find(domain);
-  const std::string& policy = it == policies_.end() ? default_policy_ : it->second;
-  return policy != "refuse";
+  return it == policies_.end() ? default_policy_ : it->second;
+}
+
+bool Federation::policy_allows(std::string_view domain) const { return policy_for(domain) != "refuse"; }
+
+bool Federation::dialback_allowed(std::string_view domain) const { return policy_for(domain) == "dialback"; }
+
+std::string Federation::dialback_key(std::string_view receiving, std::string_view originating,
+                                     std::string_view stream_id) const {
+  unsigned char hashed_secret[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(dialback_secret_.data()), dialback_secret_.size(), hashed_secret);
+  // The key is the hex form of the secret's hash (XEP-0185 §3, example 1).
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string hmac_key;
+  for (unsigned char c : hashed_secret) {
+    hmac_key += hex[c >> 4];
+    hmac_key += hex[c & 15];
+  }
+  std::string text = std::string(receiving) + ' ' + std::string(originating) + ' ' + std::string(stream_id);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_length = 0;
+  HMAC(EVP_sha256(), hmac_key.data(), static_cast<int>(hmac_key.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &mac_length);
+  std::string out;
+  for (unsigned int i = 0; i < mac_length; ++i) {
+    out += hex[mac[i] >> 4];
+    out += hex[mac[i] & 15];
+  }
+  return out;
+}
+
+void Federation::verify_dialback(const std::string& local, const std::string& remote, const std::string& stream_id,
+                                 const std::string& key, std::function<void(bool valid)> done) {
+  xmpp::StanzaErrorCondition condition = xmpp::errors::remote_server_not_found;
+  std::string why;
+  OutgoingLink* link = outgoing_link(local, remote, condition, why);
+  if (!link) {
+    log().info("s2s", 0, "cannot verify dialback from ", remote, ": ", why);
+    done(false);
+    return;
+  }
+  link->request_verify(stream_id, key, std::move(done));
 }
 
 Federation::TlsPair* Federation::tls_for(const std::string& local) {
@@ -210,58 +263,70 @@ std::optional<Endpoint> Federation::endpoint_for(const std::string& remote) cons
 }
 
 void Federation::send(const std::string& local, const std::string& remote, xml::Element stanza) {
-  if (!policy_allows(remote)) {
-    bounce(stanza, xmpp::errors::remote_server_not_found, "this server does not federate with " + remote);
+  xmpp::StanzaErrorCondition condition = xmpp::errors::remote_server_not_found;
+  std::string why;
+  OutgoingLink* link = outgoing_link(local, remote, condition, why);
+  if (!link) {
+    bounce(stanza, condition, why);
     return;
   }
-  auto existing = outgoing_.find({local, remote});
-  if (existing != outgoing_.end()) {
+  if (!link->send(std::move(stanza))) {
+    // The queue is bounded (modules.s2s.queue_limit): the sender hears of it.
+    bounce(stanza, xmpp::errors::resource_constraint, "too many stanzas waiting for the link to " + remote);
+  }
+}
+
+OutgoingLink* Federation::outgoing_link(const std::string& local, const std::string& remote,
+                                        xmpp::StanzaErrorCondition& condition, std::string& why) {
+  if (!policy_allows(remote)) {
+    why = "this server does not federate with " + remote;
+    return nullptr;
+  }
+  if (auto existing = outgoing_.find({local, remote}); existing != outgoing_.end()) {
     auto* link = static_cast<OutgoingLink*>(find_link(existing->second));
-    if (link && !link->closed()) {
-      if (!link->send(std::move(stanza))) {
-        // The queue is bounded (modules.s2s.queue_limit): the sender hears of it.
-        bounce(stanza, xmpp::errors::resource_constraint, "too many stanzas waiting for the link to " + remote);
-      }
-      return;
-    }
+    if (link && !link->closed()) return link;
   }
   uint64_t now = uv_now(services_.loop());
   if (auto b = backoff_.find(remote); b != backoff_.end() && now < b->second.retry_at) {
-    bounce(stanza, xmpp::errors::remote_server_not_found,
-           "the link to " + remote + " failed recently; retrying in " +
-               std::to_string((b->second.retry_at - now + 999) / 1000) + " s");
-    return;
+    why = "the link to " + remote + " failed recently; retrying in " +
+          std::to_string((b->second.retry_at - now + 999) / 1000) + " s";
+    return nullptr;
   }
   std::optional<Endpoint> route = endpoint_for(remote);
   net::Resolver* resolver = services_.resolver();
   if (!route && !resolver) {
-    bounce(stanza, xmpp::errors::remote_server_not_found, "no route to " + remote + " and no DNS resolver");
-    return;
+    why = "no route to " + remote + " and no DNS resolver";
+    return nullptr;
   }
   if (!client_context(local)) {
-    bounce(stanza, xmpp::errors::internal_server_error, "no certificate to present for " + local);
-    return;
+    condition = xmpp::errors::internal_server_error;
+    why = "no certificate to present for " + local;
+    return nullptr;
   }
   uint64_t id = next_id_++;
-  auto link = std::make_unique<OutgoingLink>(*this, id, local, remote);
-  OutgoingLink& ref = *link;
-  links_.emplace(id, std::move(link));
+  auto owned = std::make_unique<OutgoingLink>(*this, id, local, remote);
+  OutgoingLink* link = owned.get();
+  links_.emplace(id, std::move(owned));
   outgoing_[{local, remote}] = id;
-  ref.send(std::move(stanza));
   if (route) {
-    ref.connect({*route});
-    return;
+    link->connect({*route});
+    if (link->closed()) {  // an address that cannot even be tried
+      why = "cannot connect to " + remote;
+      return nullptr;
+    }
+    return link;
   }
   locate(*resolver, remote, alive_, [this, id, remote](std::vector<Endpoint> endpoints, std::string error) {
-    auto* link = static_cast<OutgoingLink*>(find_link(id));
-    if (!link || link->closed()) return;
+    auto* located = static_cast<OutgoingLink*>(find_link(id));
+    if (!located || located->closed()) return;
     if (endpoints.empty()) {
       log().info("s2s", id, "cannot find a server for ", remote, ": ", error);
-      link->fail(xmpp::errors::remote_server_not_found, "cannot find a server for " + remote);
+      located->fail(xmpp::errors::remote_server_not_found, "cannot find a server for " + remote);
       return;
     }
-    link->connect(std::move(endpoints));
+    located->connect(std::move(endpoints));
   });
+  return link;
 }
 
 Link* Federation::find_link(uint64_t id) {

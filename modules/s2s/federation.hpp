@@ -4,6 +4,7 @@
 // links in both directions, the TLS contexts that present our certificates,
 // and the reconnect back-off; it sends stanzas for remote domains over the
 // right link, and answers their senders when that cannot be done.
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -57,8 +58,19 @@ class Federation final : public xmpp::ModuleState {
   size_t queue_limit() const { return queue_limit_; }
   uint64_t rate_limit() const { return rate_limit_; }
   bool serves(std::string_view domain);
-  // Whether the per-domain policy lets `domain` in at all.
+  // Whether the per-domain policy lets `domain` in at all, and whether it
+  // accepts Server Dialback (XEP-0220) where its certificate does not verify.
   bool policy_allows(std::string_view domain) const;
+  bool dialback_allowed(std::string_view domain) const;
+  // XEP-0185 §3: HMAC-SHA256(SHA256(secret), receiving ' ' originating ' ' stream id), hex.
+  std::string dialback_key(std::string_view receiving, std::string_view originating,
+                           std::string_view stream_id) const;
+  // As receiving server: asks the authoritative server of `remote` whether
+  // `key` is its key for our stream `stream_id` (XEP-0220 §2.1.2, db:verify),
+  // over our outgoing link to it. `done(valid)` runs later, unless the
+  // federation is destroyed first.
+  void verify_dialback(const std::string& local, const std::string& remote, const std::string& stream_id,
+                       const std::string& key, std::function<void(bool valid)> done);
   SSL_CTX* server_context(const std::string& local);
   SSL_CTX* default_server_context();
   SSL_CTX* client_context(const std::string& local);
@@ -76,6 +88,11 @@ class Federation final : public xmpp::ModuleState {
     net::SslCtxPtr server;
     net::SslCtxPtr client;
   };
+  // The outgoing link for (local, remote), made and started if needed; null
+  // (with the error to answer) when there is none to be had.
+  OutgoingLink* outgoing_link(const std::string& local, const std::string& remote,
+                              xmpp::StanzaErrorCondition& condition, std::string& why);
+  const std::string& policy_for(std::string_view domain) const;
   void read_settings();
   void open_listeners();
   void accept(std::unique_ptr<net::Connection> connection, bool direct_tls);
@@ -88,6 +105,7 @@ class Federation final : public xmpp::ModuleState {
 
   xmpp::Services& services_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::string dialback_secret_;  // random per process; keys only need to survive one exchange
   xml::StreamLimits limits_;
   size_t queue_limit_ = 0;
   uint64_t rate_limit_ = 0;

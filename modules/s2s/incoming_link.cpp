@@ -68,16 +68,24 @@ void IncomingLink::send_features() {
     starttls.append(xml::Element("required", std::string(xmpp::ns::tls)));
   } else if (!authenticated_) {
     // XEP-0178 §3: offer EXTERNAL when the certificate proves the claimed
-    // domain. Without it (and without dialback, XEP-0220, not offered) the
-    // peer has no way in: say so rather than leave it waiting.
-    if (claimed_.empty() || !certificate_valid_for(claimed_)) {
+    // domain; XEP-0220 §2.1 dialback when policy accepts it for that domain.
+    // With neither the peer has no way in: say so rather than leave it waiting.
+    bool certificate = !claimed_.empty() && certificate_valid_for(claimed_);
+    bool dialback = federation_.dialback_allowed(claimed_);
+    if (!certificate && !dialback) {
       federation_.log().warn("s2s", id_, "refusing ", claimed_.empty() ? "a peer without 'from'" : claimed_,
                              ": no valid certificate for that domain");
       close_with_stream_error("not-authorized", "no valid certificate for " + claimed_);
       return;
     }
-    xml::Element& mechanisms = features.append(xml::Element("mechanisms", std::string(xmpp::ns::sasl)));
-    mechanisms.append(xml::Element("mechanism", std::string(xmpp::ns::sasl))).append_text("EXTERNAL");
+    if (certificate) {
+      xml::Element& mechanisms = features.append(xml::Element("mechanisms", std::string(xmpp::ns::sasl)));
+      mechanisms.append(xml::Element("mechanism", std::string(xmpp::ns::sasl))).append_text("EXTERNAL");
+    }
+    if (dialback) {
+      xml::Element& db = features.append(xml::Element("dialback", std::string(kDialbackFeatureNs)));
+      db.append(xml::Element("errors", std::string(kDialbackFeatureNs)));
+    }
   }
   write_element(features);
 }
@@ -110,6 +118,16 @@ void IncomingLink::on_stanza(xml::Element&& element) {
   }
   if (ns == xmpp::ns::sasl) {
     handle_auth(element);
+    return;
+  }
+  if (ns == kDialbackNs && tls_) {
+    if (element.name() == "result" && element.attr("type").empty()) {
+      handle_dialback_result(element);
+    } else if (element.name() == "verify" && element.attr("type").empty()) {
+      handle_dialback_verify(element);
+    } else {
+      close_with_stream_error("unsupported-stanza-type", "unexpected dialback element");
+    }
     return;
   }
   if (!authenticated_) {
@@ -155,6 +173,66 @@ void IncomingLink::handle_auth(const xml::Element& auth) {
   write_element(xml::Element("success", std::string(xmpp::ns::sasl)));
   restart_stream();
   federation_.log().info("s2s", id_, "incoming link ", remote_, " -> ", local_, " authenticated by certificate");
+}
+
+void IncomingLink::handle_dialback_result(const xml::Element& result) {
+  std::string from(result.attr("from"));
+  std::string to(result.attr("to"));
+  if (to != local_) {
+    close_with_stream_error("host-unknown", "db:result for a domain this stream is not for");
+    return;
+  }
+  if (authenticated_ || dialback_pending_ || from.empty() || !federation_.dialback_allowed(from)) {
+    // One domain per incoming link; and only where policy accepts dialback.
+    federation_.log().warn("s2s", id_, "dialback from '", from, "' not accepted here");
+    dialback_outcome(from, false);
+    return;
+  }
+  dialback_pending_ = true;
+  federation_.log().info("s2s", id_, "checking the dialback key of ", from, " with its authoritative server");
+  Federation& federation = federation_;
+  uint64_t id = id_;
+  std::weak_ptr<bool> alive = federation.alive_token();
+  federation.verify_dialback(local_, from, stream_id_, result.text(), [&federation, id, from, alive](bool valid) {
+    if (alive.expired()) return;
+    auto* self = dynamic_cast<IncomingLink*>(federation.find_link(id));
+    if (!self || self->closed()) return;
+    self->dialback_pending_ = false;
+    self->dialback_outcome(from, valid);
+  });
+}
+
+void IncomingLink::dialback_outcome(const std::string& domain, bool valid) {
+  xml::Element answer("result", std::string(kDialbackNs));
+  answer.set_attr("from", local_);
+  answer.set_attr("to", domain);
+  answer.set_attr("type", valid ? "valid" : "invalid");
+  write_element(answer);
+  if (!valid) {
+    federation_.log().warn("s2s", id_, "dialback for ", domain, " failed; closing");
+    close_stream();
+    return;
+  }
+  remote_ = domain;
+  authenticated_ = true;
+  federation_.log().info("s2s", id_, "incoming link ", remote_, " -> ", local_, " authenticated by dialback");
+}
+
+// XEP-0220 §2.1.2: we are the authoritative server for `to`; the key is
+// valid if we computed it for that receiving server and stream id.
+void IncomingLink::handle_dialback_verify(const xml::Element& verify) {
+  std::string from(verify.attr("from"));
+  std::string to(verify.attr("to"));
+  std::string stream_id(verify.attr("id"));
+  bool valid = federation_.serves(to) && !stream_id.empty() &&
+               verify.text() == federation_.dialback_key(from, to, stream_id);
+  xml::Element answer("verify", std::string(kDialbackNs));
+  answer.set_attr("from", to);
+  answer.set_attr("to", from);
+  answer.set_attr("id", stream_id);
+  answer.set_attr("type", valid ? "valid" : "invalid");
+  write_element(answer);
+  federation_.log().info("s2s", id_, "db:verify from ", from, " for ", to, ": ", valid ? "valid" : "invalid");
 }
 
 void IncomingLink::handle_stanza(xml::Element&& stanza) {

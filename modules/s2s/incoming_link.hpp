@@ -2,7 +2,8 @@
 // A link another domain opened to us (RFC 6120 as receiving entity):
 // STARTTLS, then SASL EXTERNAL with the peer's certificate checked against
 // the domain it claims (RFC 6125 / RFC 9525, XEP-0178); then its stanzas go
-// to the router, each one checked to come from that domain.
+// to the router, each one checked to come from that domain. Where policy
+// allows it, Server Dialback (XEP-0220) stands in for the certificate.
 #include "modules/s2s/link.hpp"
 
 namespace parley::modules::s2s {
@@ -24,6 +25,11 @@ class IncomingLink final : public Link {
 
   void send_features();
   void handle_auth(const xml::Element& auth);
+  // XEP-0220: a peer's key to check (db:result), or, as authoritative
+  // server, a key to confirm (db:verify).
+  void handle_dialback_result(const xml::Element& result);
+  void handle_dialback_verify(const xml::Element& verify);
+  void dialback_outcome(const std::string& domain, bool valid);
   void handle_stanza(xml::Element&& stanza);
   // The domain the peer's certificate proves, if it proves `claimed`.
   bool certificate_valid_for(const std::string& claimed) const;
@@ -33,6 +39,7 @@ class IncomingLink final : public Link {
   bool authenticated_ = false;
   bool stream_open_ = false;
   std::string claimed_;  // 'from' of the peer's stream header
+  bool dialback_pending_ = false;
   uint64_t tokens_ = 0;
   bool limited_ = false;
 };

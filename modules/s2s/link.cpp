@@ -61,7 +61,10 @@ void Link::send_stream_header(bool with_id) {
   // RFC 6120 §4.7.1-2: from and to are the two domains of the link.
   if (!local_.empty()) root.set_attr("from", local_);
   if (!remote_.empty()) root.set_attr("to", remote_);
-  if (with_id) root.set_attr("id", random_id());
+  if (with_id) {
+    stream_id_ = random_id();
+    root.set_attr("id", stream_id_);
+  }
   root.set_attr("version", "1.0");
   std::string out = "<?xml version='1.0'?>";
   xml::write_open_tag(root, out, {}, kDeclarations);

@@ -19,6 +19,7 @@ class Federation;
 inline constexpr std::string_view kServerNs = "jabber:server";
 inline constexpr std::string_view kClientNs = "jabber:client";
 inline constexpr std::string_view kDialbackNs = "jabber:server:dialback";
+inline constexpr std::string_view kDialbackFeatureNs = "urn:xmpp:features:dialback";
 
 // Stanzas travel between servers in jabber:server and reach clients in
 // jabber:client (RFC 6120 §4.8.3); payload namespaces stay as they are.
@@ -74,6 +75,7 @@ class Link : protected net::ConnectionHandler, protected xml::StreamHandler {
   std::string remote_;
   std::unique_ptr<net::Connection> connection_;
   xml::StreamParser parser_;
+  std::string stream_id_;  // the id of the stream we opened (incoming) or the peer opened (outgoing)
   bool header_sent_ = false;
   bool closing_ = false;
   bool closed_ = false;

@@ -75,7 +75,54 @@ void OutgoingLink::fail(xmpp::StanzaErrorCondition condition, std::string_view t
   }
 }
 
+void OutgoingLink::request_verify(std::string stream_id, std::string key, std::function<void(bool valid)> done) {
+  verifies_.push_back({std::move(stream_id), std::move(key), std::move(done)});
+  if (can_verify_) send_verifies();
+}
+
+// XEP-0220 §2.1.2: <db:verify/> may go out before this stream is itself
+// authenticated.
+void OutgoingLink::send_verifies() {
+  for (Verify& v : verifies_) {
+    if (v.sent) continue;
+    xml::Element verify("verify", std::string(kDialbackNs));
+    verify.set_attr("from", local_);
+    verify.set_attr("to", remote_);
+    verify.set_attr("id", v.stream_id);
+    verify.append_text(v.key);
+    write_element(verify);
+    v.sent = true;
+  }
+}
+
+void OutgoingLink::on_dialback(const xml::Element& element) {
+  std::string_view type = element.attr("type");
+  if (element.name() == "verify") {
+    for (auto it = verifies_.begin(); it != verifies_.end(); ++it) {
+      if (it->sent && it->stream_id == element.attr("id")) {
+        std::function<void(bool)> done = std::move(it->done);
+        verifies_.erase(it);
+        done(type == "valid");
+        return;
+      }
+    }
+    return;  // an answer to nothing we asked: ignored
+  }
+  if (element.name() == "result" && state_ == State::AwaitDialback) {
+    if (type == "valid") {
+      federation_.log().info("s2s", id_, "link ", local_, " -> ", remote_, " authenticated by dialback");
+      become_ready();
+      return;
+    }
+    failure_text_ = remote_ + " did not accept our dialback key";
+    close_stream();
+    return;
+  }
+  close_with_stream_error("unsupported-stanza-type", "unexpected dialback element");
+}
+
 void OutgoingLink::on_stream_open(const xml::Element& root, std::string_view default_ns) {
+  stream_id_ = std::string(root.attr("id"));
   // RFC 6120 §4.9.3.10: the peer must speak jabber:server to us.
   if (default_ns != kServerNs) {
     close_with_stream_error("invalid-namespace", "expected jabber:server");
@@ -115,6 +162,10 @@ void OutgoingLink::on_stanza(xml::Element&& element) {
     state_ = State::AwaitFeatures;
     return;
   }
+  if (ns == kDialbackNs && tls_) {
+    on_dialback(element);
+    return;
+  }
   if (state_ == State::AwaitSasl && ns == xmpp::ns::sasl) {
     if (element.name() != "success") {
       failure_text_ = "the peer did not accept our certificate (SASL EXTERNAL)";
@@ -152,14 +203,21 @@ void OutgoingLink::on_features(const xml::Element& features) {
     state_ = State::AwaitProceed;
     return;
   }
-  // Before authenticating we must trust the peer's certificate for its
-  // domain (RFC 6120 §13.7.2.1, RFC 6125); dialback is not offered yet.
-  if (!connection_->tls() || connection_->tls()->verify_result() != 0) {
-    failure_text_ = "the certificate of " + remote_ + " could not be verified";
-    federation_.log().warn("s2s", id_, failure_text_, " (X509 error ",
-                           connection_->tls() ? connection_->tls()->verify_result() : -1, ")");
-    close_with_stream_error("not-authorized", failure_text_);
-    return;
+  can_verify_ = true;
+  send_verifies();
+  // Before sending anything we must trust the peer's certificate for its
+  // domain (RFC 6120 §13.7.2.1, RFC 6125), unless policy accepts dialback for
+  // it: then, as with any dialback peer, DNS is what vouches for it.
+  long verified = connection_->tls() ? connection_->tls()->verify_result() : -1;
+  if (verified != 0) {
+    if (!federation_.dialback_allowed(remote_)) {
+      failure_text_ = "the certificate of " + remote_ + " could not be verified";
+      federation_.log().warn("s2s", id_, failure_text_, " (X509 error ", verified, ")");
+      close_with_stream_error("not-authorized", failure_text_);
+      return;
+    }
+    federation_.log().info("s2s", id_, "certificate of ", remote_, " not verified (X509 error ", verified,
+                           "); continuing as its policy allows dialback");
   }
   bool external = false;
   if (const xml::Element* mechanisms = features.first_child("mechanisms", xmpp::ns::sasl)) {
@@ -167,17 +225,27 @@ void OutgoingLink::on_features(const xml::Element& features) {
       if (m.name() == "mechanism" && m.text() == "EXTERNAL") external = true;
     }
   }
-  if (!external) {
-    failure_text_ = remote_ + " does not accept our certificate (no SASL EXTERNAL offered)";
-    close_with_stream_error("not-authorized", failure_text_);
+  if (external) {
+    // XEP-0178 §3: the authorization identity is our domain.
+    xml::Element auth("auth", std::string(xmpp::ns::sasl));
+    auth.set_attr("mechanism", "EXTERNAL");
+    auth.append_text(core::base64_encode(local_));
+    write_element(auth);
+    state_ = State::AwaitSasl;
     return;
   }
-  // XEP-0178 §3: the authorization identity is our domain.
-  xml::Element auth("auth", std::string(xmpp::ns::sasl));
-  auth.set_attr("mechanism", "EXTERNAL");
-  auth.append_text(core::base64_encode(local_));
-  write_element(auth);
-  state_ = State::AwaitSasl;
+  if (features.first_child("dialback", kDialbackFeatureNs)) {
+    // XEP-0220 §2.1.1: our key for this stream, checked by the peer with us.
+    xml::Element result("result", std::string(kDialbackNs));
+    result.set_attr("from", local_);
+    result.set_attr("to", remote_);
+    result.append_text(federation_.dialback_key(remote_, local_, stream_id_));
+    write_element(result);
+    state_ = State::AwaitDialback;
+    return;
+  }
+  failure_text_ = remote_ + " does not accept our certificate and offers no dialback";
+  close_with_stream_error("not-authorized", failure_text_);
 }
 
 void OutgoingLink::on_tls_established() { tls_ = true; }
@@ -194,6 +262,9 @@ void OutgoingLink::become_ready() {
 
 void OutgoingLink::on_finish(std::string_view reason) {
   if (state_ != State::Ready) federation_.link_failed(remote_);
+  // Dialback checks we could not make count as failed (XEP-0220 §2.4).
+  std::vector<Verify> verifies = std::move(verifies_);
+  for (Verify& v : verifies) v.done(false);
   // Never lose a stanza silently: what did not leave goes back to its sender.
   std::string text = failure_text_.empty() ? std::string(reason) : failure_text_;
   while (!queue_.empty()) {

@@ -4,6 +4,7 @@
 // then send the stanzas queued meanwhile. Until it is ready, stanzas wait in a
 // bounded queue; if it fails they go back to their senders as errors.
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include "modules/s2s/federation.hpp"
@@ -23,12 +24,21 @@ class OutgoingLink final : public Link {
   void connect(std::vector<Endpoint> endpoints);
   // Sends now if ready; else queues. False if the queue is full.
   bool send(xml::Element&& stanza);
+  // As receiving server in XEP-0220: asks this peer (the authoritative
+  // server) whether `key` is valid for `stream_id`; sent once TLS is up.
+  void request_verify(std::string stream_id, std::string key, std::function<void(bool valid)> done);
   // Gives up (connection timeout, resolution failure): the queue bounces
   // with `condition` and the link closes.
   void fail(xmpp::StanzaErrorCondition condition, std::string_view text);
 
  private:
-  enum class State { Connecting, AwaitFeatures, AwaitProceed, AwaitSasl, Ready };
+  enum class State { Connecting, AwaitFeatures, AwaitProceed, AwaitSasl, AwaitDialback, Ready };
+  struct Verify {
+    std::string stream_id;
+    std::string key;
+    std::function<void(bool)> done;
+    bool sent = false;
+  };
 
   void on_stream_open(const xml::Element& root, std::string_view default_ns) override;
   void on_stanza(xml::Element&& element) override;
@@ -37,6 +47,8 @@ class OutgoingLink final : public Link {
 
   void try_next_endpoint();
   void on_features(const xml::Element& features);
+  void on_dialback(const xml::Element& element);
+  void send_verifies();
   void become_ready();
 
   State state_ = State::Connecting;
@@ -45,6 +57,8 @@ class OutgoingLink final : public Link {
   uint64_t started_ = 0;
   std::deque<xml::Element> queue_;
   std::deque<Endpoint> endpoints_;
+  std::vector<Verify> verifies_;
+  bool can_verify_ = false;  // TLS is up and the peer sent its features
   // Why the link failed, for the stanzas still queued.
   xmpp::StanzaErrorCondition failure_ = xmpp::errors::remote_server_not_found;
   std::string failure_text_;

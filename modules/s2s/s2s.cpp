@@ -1,4 +1,4 @@
-// Federation (RFC 6120 server-to-server, XEP-0178, XEP-0368): stanzas for
+// Federation (RFC 6120 server-to-server, XEP-0178, XEP-0220, XEP-0368): stanzas for
 // other domains leave over authenticated TLS links, and stanzas from other
 // domains come in over links whose every 'from' is checked. The machinery is
 // per worker (federation.*), shared by the local domains that enable it;
@@ -34,11 +34,13 @@ void declare_options(core::OptionRegistry& registry) {
                 .doc = "PEM file of extra certificate authorities trusted for peer certificates, besides the "
                        "system trust store (a private CA for a private federation)."});
   registry.add({.key = "modules.s2s.default_policy", .type = OptionType::String,
-                .default_value = "\"certificate\"", .choices = {"certificate", "refuse"},
+                .default_value = "\"dialback\"", .choices = {"certificate", "dialback", "refuse"},
                 .doc = "How peers authenticate: \"certificate\" requires a certificate valid for the peer's "
-                       "domain (SASL EXTERNAL, RFC 6125); \"refuse\" does not federate at all."});
+                       "domain (SASL EXTERNAL, RFC 6125, XEP-0178); \"dialback\" also accepts Server Dialback "
+                       "(XEP-0220) from peers whose certificate does not verify; \"refuse\" does not federate."});
   registry.add({.key = "modules.s2s.domain_policies", .type = OptionType::StringList, .default_value = "[]",
-                .doc = "Per-domain exceptions to default_policy, \"domain=certificate\" or \"domain=refuse\"."});
+                .doc = "Per-domain exceptions to default_policy: \"domain=certificate\", \"domain=dialback\" or "
+                       "\"domain=refuse\"."});
   registry.add({.key = "modules.s2s.queue_limit", .type = OptionType::Integer, .default_value = "500", .min = 1,
                 .max = 100'000,
                 .doc = "Stanzas held for a domain while its link comes up; more are answered with "
@@ -81,6 +83,6 @@ void start(xmpp::ModuleContext& ctx) {
 
 extern const xmpp::ModuleDefinition s2s_module{
     "s2s", "Federation: links to and from other XMPP domains, authenticated by certificate.",
-    {"RFC 6120 §13.7 (s2s)", "XEP-0178", "XEP-0368"}, declare_options, start};
+    {"RFC 6120 §13.7 (s2s)", "XEP-0178", "XEP-0185", "XEP-0220", "XEP-0368"}, declare_options, start};
 
 }  // namespace parley::modules

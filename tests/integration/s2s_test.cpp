@@ -382,8 +382,8 @@ TEST_CASE("s2s: every stanza on an incoming link must come from the authenticate
   }
 }
 
-TEST_CASE("s2s: a peer whose certificate does not prove its domain is refused") {
-  TwoDomains d;
+TEST_CASE("s2s: with policy 'certificate', a peer whose certificate does not prove its domain is refused") {
+  TwoDomains d({}, "default_policy = \"certificate\"\n");
   SUBCASE("a certificate for another name") {
     d.ca.issue({"evil.localhost"}, "evil");
     auto peer = fake_server(d, "a.localhost", "evil");
@@ -417,8 +417,8 @@ TEST_CASE("s2s: SASL EXTERNAL for a domain the certificate does not name fails")
   CHECK(peer->wait_closed());
 }
 
-TEST_CASE("s2s: a parleyd whose certificate is not trusted cannot deliver, and its user is told") {
-  TwoDomains d({}, {}, /*a_issued=*/false);
+TEST_CASE("s2s: with policy 'certificate', a parleyd whose certificate is not trusted cannot deliver") {
+  TwoDomains d({}, "default_policy = \"certificate\"\n", /*a_issued=*/false);
   auto alice = d.alice();
   alice->send("<message to='bob@b.localhost' type='chat' id='m1'><body>self-signed</body></message>");
   std::optional<xml::Element> bounced = next_message(*alice);
@@ -426,6 +426,47 @@ TEST_CASE("s2s: a parleyd whose certificate is not trusted cannot deliver, and i
   CHECK(bounced->attr("id") == "m1");
   CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
   CHECK(d.b->log().find("refusing a.localhost") != std::string::npos);
+}
+
+TEST_CASE("s2s: where policy allows dialback, an untrusted certificate is made up for by dialback (XEP-0220)") {
+  TwoDomains d({}, "domain_policies = [\"a.localhost=dialback\"]\ndefault_policy = \"certificate\"\n",
+               /*a_issued=*/false);
+  auto alice = d.alice();
+  auto bob = d.bob();
+  alice->send("<message to='bob@b.localhost' type='chat' id='m1'><body>via dialback</body></message>");
+  std::optional<xml::Element> got = next_message(*bob);
+  REQUIRE(got);
+  CHECK(got->attr("from") == "alice@a.localhost/home");
+  CHECK(got->first_child("body")->text() == "via dialback");
+  bob->send("<message to='alice@a.localhost/home' type='chat' id='m2'><body>back</body></message>");
+  got = next_message(*alice);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "m2");
+  CHECK(d.b->log().find("incoming link a.localhost -> b.localhost authenticated by dialback") != std::string::npos);
+  CHECK(d.a->log().find("link a.localhost -> b.localhost authenticated by dialback") != std::string::npos);
+  CHECK(d.a->log().find("db:verify from b.localhost for a.localhost: valid") != std::string::npos);
+}
+
+TEST_CASE("s2s: a wrong dialback key is refused after asking the authoritative server") {
+  TwoDomains d;  // default policy: dialback
+  d.ca.issue({"evil.localhost"}, "evil");
+  auto peer = fake_server(d, "a.localhost", "evil");
+  peer->open_stream("b.localhost");
+  xml::Element features = peer->starttls("b.localhost");
+  CHECK_FALSE(has_mechanism(features, "EXTERNAL"));  // the certificate does not name a.localhost
+  REQUIRE(features.first_child("dialback", "urn:xmpp:features:dialback"));
+  peer->send("<result xmlns='jabber:server:dialback' from='a.localhost' to='b.localhost'>0badc0ffee</result>");
+  std::optional<xml::Element> answer = peer->next_named("result", 10000);
+  REQUIRE(answer);
+  CHECK(answer->ns() == "jabber:server:dialback");
+  CHECK(answer->attr("type") == "invalid");
+  CHECK(answer->attr("from") == "b.localhost");
+  CHECK(answer->attr("to") == "a.localhost");
+  CHECK(peer->wait_closed());
+  // b asked a (db:verify), and a, the authoritative server, said no.
+  CHECK(d.b->log().find("checking the dialback key of a.localhost") != std::string::npos);
+  CHECK(d.b->log().find("dialback for a.localhost failed") != std::string::npos);
+  CHECK(d.a->log().find("db:verify from b.localhost for a.localhost: invalid") != std::string::npos);
 }
 
 TEST_CASE("s2s: the s2s port refuses client streams and domains not served here") {
