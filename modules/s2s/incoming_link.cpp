@@ -28,7 +28,19 @@ void IncomingLink::start() {
 void IncomingLink::refill(uint64_t per_second) {
   limited_ = per_second > 0;
   tokens_ = per_second;
-  resume_reading();
+  while (!held_.empty() && (!limited_ || tokens_ > 0)) {
+    xml::Element stanza = std::move(held_.front());
+    held_.pop_front();
+    if (limited_) --tokens_;
+    deliver(std::move(stanza));
+    if (closed()) return;
+  }
+  if (held_.empty()) resume_reading();
+}
+
+void IncomingLink::deliver(xml::Element&& stanza) {
+  rename_namespace(stanza, kServerNs, kClientNs);
+  federation_.services().router().route_from_remote(std::move(stanza));
 }
 
 void IncomingLink::on_stream_open(const xml::Element& root, std::string_view default_ns) {
@@ -256,13 +268,17 @@ void IncomingLink::handle_stanza(xml::Element&& stanza) {
     return;
   }
   if (limited_) {
-    if (tokens_ > 0) --tokens_;
-    // Out of allowance: stop reading until the next second (the stanza in
-    // hand is still delivered; TCP back-pressure slows the peer down).
-    if (tokens_ == 0) pause_reading();
+    // Out of allowance: the stanza waits for the next second, and so does
+    // reading (TCP back-pressure slows the peer down; nothing is dropped).
+    if (tokens_ == 0 || !held_.empty()) {
+      if (!paused()) federation_.log().debug("s2s", id_, "rate limit reached; reading again next second");
+      held_.push_back(std::move(stanza));
+      pause_reading();
+      return;
+    }
+    --tokens_;
   }
-  rename_namespace(stanza, kServerNs, kClientNs);
-  federation_.services().router().route_from_remote(std::move(stanza));
+  deliver(std::move(stanza));
 }
 
 void IncomingLink::on_finish(std::string_view) {}

@@ -4,6 +4,8 @@
 // the domain it claims (RFC 6125 / RFC 9525, XEP-0178); then its stanzas go
 // to the router, each one checked to come from that domain. Where policy
 // allows it, Server Dialback (XEP-0220) stands in for the certificate.
+#include <deque>
+
 #include "modules/s2s/link.hpp"
 
 namespace parley::modules::s2s {
@@ -40,8 +42,12 @@ class IncomingLink final : public Link {
   bool stream_open_ = false;
   std::string claimed_;  // 'from' of the peer's stream header
   bool dialback_pending_ = false;
+  // Rate limit: stanzas allowed until the next refill; stanzas over the
+  // allowance wait here (at most one read's worth) while reading is paused.
+  void deliver(xml::Element&& stanza);
   uint64_t tokens_ = 0;
   bool limited_ = false;
+  std::deque<xml::Element> held_;
 };
 
 }  // namespace parley::modules::s2s

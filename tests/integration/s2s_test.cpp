@@ -469,6 +469,72 @@ TEST_CASE("s2s: a wrong dialback key is refused after asking the authoritative s
   CHECK(d.a->log().find("db:verify from b.localhost for a.localhost: invalid") != std::string::npos);
 }
 
+TEST_CASE("s2s: direct TLS links (XEP-0368) through a tls: route") {
+  TestCa ca;
+  Peer pa{"a.localhost", free_port()};
+  Peer pb{"b.localhost", free_port()};
+  uint16_t direct = free_port();
+  ServerOptions options_a = s2s_options(ca, pa, pb, {});
+  size_t at = options_a.extra_config.find("routes = [");
+  options_a.extra_config.replace(at, options_a.extra_config.find('\n', at) - at,
+                                 "routes = [\"b.localhost=tls:127.0.0.1:" + std::to_string(direct) + "\"]");
+  TestServer a(options_a);
+  TestServer b(s2s_options(ca, pb, pa, "direct_tls_port = " + std::to_string(direct) + "\n"));
+  a.add_user("alice@a.localhost", "a");
+  b.add_user("bob@b.localhost", "b");
+  RawClient bob(b.starttls_port());
+  bob.login("bob", "b", "work", "b.localhost");
+  bob.send("<presence/>");
+  ping(bob, "b.localhost");
+  RawClient alice(a.starttls_port());
+  alice.login("alice", "a", "home", "a.localhost");
+  alice.send("<message to='bob@b.localhost' type='chat' id='t1'><body>direct</body></message>");
+  std::optional<xml::Element> got = next_message(bob);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "t1");
+  CHECK(a.log().find("port " + std::to_string(direct) + " (direct TLS)") != std::string::npos);
+  CHECK(b.log().find("(direct TLS)") != std::string::npos);
+  CHECK(b.log().find("incoming link a.localhost -> b.localhost authenticated by certificate") != std::string::npos);
+}
+
+TEST_CASE("s2s: idle links close after modules.s2s.idle_timeout and reopen when needed") {
+  TwoDomains d("idle_timeout = \"1s\"\n");
+  auto alice = d.alice();
+  auto bob = d.bob();
+  for (std::string id : {"i1", "i2"}) {
+    alice->send("<message to='bob@b.localhost' type='chat' id='" + id + "'><body>.</body></message>");
+    std::optional<xml::Element> got = next_message(*bob);
+    REQUIRE(got);
+    CHECK(got->attr("id") == id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  }
+  std::string log = d.a->log();
+  size_t first = log.find("closing idle link with b.localhost");
+  REQUIRE(first != std::string::npos);
+  CHECK(log.find("closing idle link with b.localhost", first + 1) != std::string::npos);  // the second link too
+}
+
+TEST_CASE("s2s: an incoming link past modules.s2s.rate_limit is read more slowly, losing nothing") {
+  TwoDomains d({}, "rate_limit = 1\n");
+  d.ca.issue({"a.localhost"}, "a-again");
+  auto bob = d.bob();
+  auto peer = fake_server(d, "a.localhost", "a-again");
+  authenticate_peer(*peer, "a.localhost");
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 1; i <= 4; ++i) {
+    peer->send("<message from='alice@a.localhost/x' to='bob@b.localhost' type='chat' id='r" + std::to_string(i) +
+               "'><body>.</body></message>");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (int i = 1; i <= 4; ++i) {
+    std::optional<xml::Element> got = next_message(*bob);
+    REQUIRE(got);
+    CHECK(got->attr("id") == "r" + std::to_string(i));
+  }
+  // One stanza a second: the fourth waits for at least two refills.
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::seconds(2));
+}
+
 TEST_CASE("s2s: the s2s port refuses client streams and domains not served here") {
   TwoDomains d;
   RawClient client(d.pb.s2s_port, false, "b.localhost");
