@@ -346,6 +346,51 @@ TEST_CASE("s2s: a link that does not come up in time bounces its queue with remo
   close(silent);
 }
 
+TEST_CASE("s2s: a link that drops while it comes up bounces what it held, never losing it silently") {
+  // A peer that answers the stream header with features, then vanishes.
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(listener, 8) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread peer([listener] {
+    int fd = accept(listener, nullptr, nullptr);
+    char buffer[4096];
+    ssize_t ignored = read(fd, buffer, sizeof buffer);  // our stream header
+    std::string reply = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                        "xmlns:stream='http://etherx.jabber.org/streams' from='drop.localhost' id='x' "
+                        "version='1.0'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+                        "<required/></starttls></stream:features>";
+    ignored = write(fd, reply.data(), reply.size());
+    ignored = read(fd, buffer, sizeof buffer);  // <starttls/>
+    (void)ignored;
+    close(fd);  // gone mid-negotiation
+  });
+  TestCa ca;
+  ServerOptions options = s2s_options(ca, {"a.localhost", free_port()}, {"b.localhost", free_port()}, {});
+  size_t at = options.extra_config.find("routes = [");
+  options.extra_config.replace(at, options.extra_config.find('\n', at) - at,
+                               "routes = [\"drop.localhost=127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "\"]");
+  TestServer a(options);
+  a.add_user("alice@a.localhost", "a");
+  RawClient alice(a.starttls_port());
+  alice.login("alice", "a", "home", "a.localhost");
+  alice.send("<message to='x@drop.localhost' type='chat' id='q1'><body>1</body></message>"
+             "<message to='x@drop.localhost' type='chat' id='q2'><body>2</body></message>");
+  for (std::string id : {"q1", "q2"}) {
+    std::optional<xml::Element> bounced = next_message(alice);
+    REQUIRE(bounced);
+    CHECK(bounced->attr("id") == id);
+    CHECK(bounced->attr("type") == "error");
+    CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
+  }
+  peer.join();
+  close(listener);
+}
+
 TEST_CASE("s2s: every stanza on an incoming link must come from the authenticated domain") {
   TwoDomains d;
   d.ca.issue({"a.localhost"}, "a-again");
