@@ -117,6 +117,8 @@ void Federation::read_settings() {
     }
     policies_[entry.substr(0, eq)] = policy;
   }
+  const std::vector<std::string>& plaintext = config.get_list("modules.s2s.plaintext_domains");
+  plaintext_domains_ = {plaintext.begin(), plaintext.end()};
   routes_.clear();
   for (const std::string& entry : config.get_list("modules.s2s.routes")) {
     if (auto route = parse_route(entry)) {
@@ -180,6 +182,10 @@ const std::string& Federation::policy_for(std::string_view domain) const {
 bool Federation::policy_allows(std::string_view domain) const { return policy_for(domain) != "refuse"; }
 
 bool Federation::dialback_allowed(std::string_view domain) const { return policy_for(domain) == "dialback"; }
+
+bool Federation::plaintext_allowed(std::string_view domain) const {
+  return !domain.empty() && plaintext_domains_.find(domain) != plaintext_domains_.end() && dialback_allowed(domain);
+}
 
 std::string Federation::dialback_key(std::string_view receiving, std::string_view originating,
                                      std::string_view stream_id) const {

@@ -62,6 +62,8 @@ class Federation final : public xmpp::ModuleState {
   // accepts Server Dialback (XEP-0220) where its certificate does not verify.
   bool policy_allows(std::string_view domain) const;
   bool dialback_allowed(std::string_view domain) const;
+  // modules.s2s.plaintext_domains: a legacy peer that may skip TLS.
+  bool plaintext_allowed(std::string_view domain) const;
   // XEP-0185 §3: HMAC-SHA256(SHA256(secret), receiving ' ' originating ' ' stream id), hex.
   std::string dialback_key(std::string_view receiving, std::string_view originating,
                            std::string_view stream_id) const;
@@ -115,6 +117,7 @@ class Federation final : public xmpp::ModuleState {
   std::string default_policy_;
   std::map<std::string, std::string, std::less<>> policies_;
   std::map<std::string, Endpoint, std::less<>> routes_;
+  std::set<std::string, std::less<>> plaintext_domains_;
   std::filesystem::path ca_file_;
   std::map<std::string, TlsPair, std::less<>> tls_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;

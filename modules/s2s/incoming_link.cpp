@@ -74,11 +74,18 @@ void IncomingLink::on_stream_open(const xml::Element& root, std::string_view def
 
 void IncomingLink::send_features() {
   xml::Element features("features", std::string(xmpp::ns::streams));
+  bool plaintext = !tls_ && federation_.plaintext_allowed(claimed_);
   if (!tls_) {
-    // TLS is required on every link (DESIGN.md security defaults).
+    // TLS is required on every link (DESIGN.md security defaults), except
+    // for legacy peers in modules.s2s.plaintext_domains, which may go on in
+    // clear with dialback.
     xml::Element& starttls = features.append(xml::Element("starttls", std::string(xmpp::ns::tls)));
-    starttls.append(xml::Element("required", std::string(xmpp::ns::tls)));
-  } else if (!authenticated_) {
+    if (!plaintext) starttls.append(xml::Element("required", std::string(xmpp::ns::tls)));
+  }
+  if (plaintext && !authenticated_) {
+    xml::Element& db = features.append(xml::Element("dialback", std::string(kDialbackFeatureNs)));
+    db.append(xml::Element("errors", std::string(kDialbackFeatureNs)));
+  } else if (tls_ && !authenticated_) {
     // XEP-0178 §3: offer EXTERNAL when the certificate proves the claimed
     // domain; XEP-0220 §2.1 dialback when policy accepts it for that domain.
     // With neither the peer has no way in: say so rather than leave it waiting.
@@ -132,7 +139,7 @@ void IncomingLink::on_stanza(xml::Element&& element) {
     handle_auth(element);
     return;
   }
-  if (ns == kDialbackNs && tls_) {
+  if (ns == kDialbackNs && (tls_ || federation_.plaintext_allowed(claimed_))) {
     if (element.name() == "result" && element.attr("type").empty()) {
       handle_dialback_result(element);
     } else if (element.name() == "verify" && element.attr("type").empty()) {
@@ -194,7 +201,8 @@ void IncomingLink::handle_dialback_result(const xml::Element& result) {
     close_with_stream_error("host-unknown", "db:result for a domain this stream is not for");
     return;
   }
-  if (authenticated_ || dialback_pending_ || from.empty() || !federation_.dialback_allowed(from)) {
+  bool allowed = federation_.dialback_allowed(from) && (tls_ || federation_.plaintext_allowed(from));
+  if (authenticated_ || dialback_pending_ || from.empty() || !allowed) {
     // One domain per incoming link; and only where policy accepts dialback.
     federation_.log().warn("s2s", id_, "dialback from '", from, "' not accepted here");
     dialback_outcome(from, false);

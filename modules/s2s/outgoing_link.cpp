@@ -162,7 +162,7 @@ void OutgoingLink::on_stanza(xml::Element&& element) {
     state_ = State::AwaitFeatures;
     return;
   }
-  if (ns == kDialbackNs && tls_) {
+  if (ns == kDialbackNs && (tls_ || federation_.plaintext_allowed(remote_))) {
     on_dialback(element);
     return;
   }
@@ -193,22 +193,26 @@ void OutgoingLink::on_features(const xml::Element& features) {
     return;
   }
   if (!tls_) {
-    if (!features.first_child("starttls", xmpp::ns::tls)) {
-      // Encryption is required on every link (DESIGN.md, security defaults).
+    if (features.first_child("starttls", xmpp::ns::tls)) {
+      write_element(xml::Element("starttls", std::string(xmpp::ns::tls)));
+      state_ = State::AwaitProceed;
+      return;
+    }
+    // Encryption is required on every link (DESIGN.md, security defaults),
+    // except with legacy peers listed in modules.s2s.plaintext_domains.
+    if (!federation_.plaintext_allowed(remote_)) {
       failure_text_ = "the peer does not offer TLS";
       close_with_stream_error("policy-violation", failure_text_);
       return;
     }
-    write_element(xml::Element("starttls", std::string(xmpp::ns::tls)));
-    state_ = State::AwaitProceed;
-    return;
+    federation_.log().warn("s2s", id_, remote_, " offers no TLS; continuing in clear as plaintext_domains allows");
   }
   can_verify_ = true;
   send_verifies();
   // Before sending anything we must trust the peer's certificate for its
   // domain (RFC 6120 §13.7.2.1, RFC 6125), unless policy accepts dialback for
   // it: then, as with any dialback peer, DNS is what vouches for it.
-  long verified = connection_->tls() ? connection_->tls()->verify_result() : -1;
+  long verified = connection_->tls() && tls_ ? connection_->tls()->verify_result() : -1;
   if (verified != 0) {
     if (!federation_.dialback_allowed(remote_)) {
       failure_text_ = "the certificate of " + remote_ + " could not be verified";

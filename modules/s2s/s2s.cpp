@@ -41,6 +41,10 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add({.key = "modules.s2s.domain_policies", .type = OptionType::StringList, .default_value = "[]",
                 .doc = "Per-domain exceptions to default_policy: \"domain=certificate\", \"domain=dialback\" or "
                        "\"domain=refuse\"."});
+  registry.add({.key = "modules.s2s.plaintext_domains", .type = OptionType::StringList, .default_value = "[]",
+                .doc = "Legacy peers allowed to federate without TLS, in both directions (everyone else must use "
+                       "TLS). Without TLS there is no certificate, so these peers authenticate by dialback: "
+                       "their policy must be \"dialback\". Their traffic can be read and altered on the way."});
   registry.add({.key = "modules.s2s.queue_limit", .type = OptionType::Integer, .default_value = "500", .min = 1,
                 .max = 100'000,
                 .doc = "Stanzas held for a domain while its link comes up; more are answered with "

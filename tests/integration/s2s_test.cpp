@@ -580,6 +580,34 @@ TEST_CASE("s2s: an incoming link past modules.s2s.rate_limit is read more slowly
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::seconds(2));
 }
 
+TEST_CASE("s2s: a legacy peer in plaintext_domains may skip TLS and use dialback; others may not") {
+  TwoDomains d({}, "plaintext_domains = [\"a.localhost\"]\n");
+  SUBCASE("a listed domain gets optional STARTTLS and dialback, checked with its server") {
+    RawClient peer(d.pb.s2s_port, false, "b.localhost");
+    peer.act_as_server("a.localhost", (d.ca.dir() / "ca.crt").string(), (d.ca.dir() / "ca.key").string());
+    xml::Element features = peer.open_stream("b.localhost");
+    const xml::Element* starttls = features.first_child("starttls");
+    REQUIRE(starttls);
+    CHECK_FALSE(starttls->first_child("required"));
+    REQUIRE(features.first_child("dialback", "urn:xmpp:features:dialback"));
+    peer.send("<result xmlns='jabber:server:dialback' from='a.localhost' to='b.localhost'>0badc0ffee</result>");
+    std::optional<xml::Element> answer = peer.next_named("result", 10000);
+    REQUIRE(answer);
+    CHECK(answer->attr("type") == "invalid");  // a.localhost's server never issued that key
+    CHECK(d.a->log().find("db:verify from b.localhost for a.localhost: invalid") != std::string::npos);
+  }
+  SUBCASE("anyone else must start TLS first") {
+    RawClient peer(d.pb.s2s_port, false, "b.localhost");
+    peer.act_as_server("c.localhost", (d.ca.dir() / "ca.crt").string(), (d.ca.dir() / "ca.key").string());
+    xml::Element features = peer.open_stream("b.localhost");
+    REQUIRE(features.first_child("starttls"));
+    CHECK(features.first_child("starttls")->first_child("required"));
+    CHECK_FALSE(features.first_child("dialback", "urn:xmpp:features:dialback"));
+    peer.send("<result xmlns='jabber:server:dialback' from='c.localhost' to='b.localhost'>0badc0ffee</result>");
+    CHECK(stream_error_of(peer) == "not-authorized");
+  }
+}
+
 TEST_CASE("s2s: the s2s port refuses client streams and domains not served here") {
   TwoDomains d;
   RawClient client(d.pb.s2s_port, false, "b.localhost");
