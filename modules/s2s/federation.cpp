@@ -385,12 +385,18 @@ void Federation::housekeeping() {
     if (link->closed()) continue;
     if (link->outgoing()) {
       auto* out = static_cast<OutgoingLink*>(link);
-      if (!out->ready() && now - out->started() >= connect_timeout_ms_) {
+      if (!out->ready() && now - out->created() >= connect_timeout_ms_) {
         out->fail(xmpp::errors::remote_server_timeout, "the link to " + out->remote() + " took too long to set up");
         continue;
       }
     } else {
-      static_cast<IncomingLink*>(link)->refill(rate_limit_);
+      auto* in = static_cast<IncomingLink*>(link);
+      // An incoming link gets as long to authenticate as ours get to come up.
+      if (!in->authenticated() && now - in->created() >= connect_timeout_ms_) {
+        in->close_with_stream_error("connection-timeout", "negotiation took too long");
+        continue;
+      }
+      in->refill(rate_limit_);
     }
     if (idle_timeout_ms_ > 0 && now - link->last_activity() >= idle_timeout_ms_) {
       log().info("s2s", link->id(), "closing idle link with ", link->remote());

@@ -46,6 +46,7 @@ Link::Link(Federation& federation, uint64_t id, std::string local, std::string r
       remote_(std::move(remote)),
       parser_(*this, federation.stream_limits()) {
   touch();
+  created_ = last_activity_;
 }
 
 Link::~Link() = default;

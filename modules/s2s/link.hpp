@@ -36,6 +36,7 @@ class Link : protected net::ConnectionHandler, protected xml::StreamHandler {
   const std::string& local() const { return local_; }    // our domain
   const std::string& remote() const { return remote_; }  // the peer's domain (once known)
   uint64_t last_activity() const { return last_activity_; }
+  uint64_t created() const { return created_; }
   bool closed() const { return closed_; }
   virtual bool outgoing() const = 0;
 
@@ -81,6 +82,7 @@ class Link : protected net::ConnectionHandler, protected xml::StreamHandler {
   bool closed_ = false;
   bool paused_ = false;
   uint64_t last_activity_ = 0;
+  uint64_t created_ = 0;
 };
 
 }  // namespace parley::modules::s2s

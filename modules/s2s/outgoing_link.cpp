@@ -9,9 +9,7 @@
 namespace parley::modules::s2s {
 
 OutgoingLink::OutgoingLink(Federation& federation, uint64_t id, std::string local, std::string remote)
-    : Link(federation, id, std::move(local), std::move(remote)) {
-  started_ = last_activity_;
-}
+    : Link(federation, id, std::move(local), std::move(remote)) {}
 
 void OutgoingLink::connect(std::vector<Endpoint> endpoints) {
   endpoints_.assign(endpoints.begin(), endpoints.end());

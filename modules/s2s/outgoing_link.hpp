@@ -18,7 +18,6 @@ class OutgoingLink final : public Link {
   OutgoingLink(Federation& federation, uint64_t id, std::string local, std::string remote);
   bool outgoing() const override { return true; }
   bool ready() const { return state_ == State::Ready; }
-  uint64_t started() const { return started_; }
 
   // Starts connecting, trying `endpoints` in order until one answers.
   void connect(std::vector<Endpoint> endpoints);
@@ -54,7 +53,6 @@ class OutgoingLink final : public Link {
   State state_ = State::Connecting;
   bool tls_ = false;
   bool authenticated_ = false;
-  uint64_t started_ = 0;
   std::deque<xml::Element> queue_;
   std::deque<Endpoint> endpoints_;
   std::vector<Verify> verifies_;

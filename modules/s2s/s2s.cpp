@@ -52,7 +52,8 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add({.key = "modules.s2s.connect_timeout", .type = OptionType::Duration, .default_value = "\"30s\"",
                 .min = 1'000, .max = 600'000,
                 .doc = "Time a new link has to connect, encrypt and authenticate; then the stanzas waiting for "
-                       "it are answered with <remote-server-timeout/>."});
+                       "it are answered with <remote-server-timeout/>. Incoming links that have not authenticated "
+                       "by then are closed with <connection-timeout/>."});
   registry.add({.key = "modules.s2s.idle_timeout", .type = OptionType::Duration, .default_value = "\"10m\"",
                 .min = 0, .max = 86'400'000,
                 .doc = "Links with no traffic for this long are closed (0 keeps them open)."});
