@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -36,7 +37,10 @@ inline ServerOptions s2s_options(const TestCa& ca, const Peer& self, const Peer&
   options.extra_config = "[modules.s2s]\nport = " + std::to_string(self.s2s_port) +
                          "\nbind_addresses = [\"127.0.0.1\"]\nroutes = [\"" + other.domain +
                          "=127.0.0.1:" + std::to_string(other.s2s_port) + "\"]\nca_file = \"" +
-                         ca.cert_file().string() + "\"\nreconnect_backoff = \"0s\"\n" + extra;
+                         ca.cert_file().string() + "\"\n" +
+                         // No back-off between attempts unless the test is about it.
+                         (extra.find("reconnect_backoff") == std::string::npos ? "reconnect_backoff = \"0s\"\n" : "") +
+                         extra;
   return options;
 }
 

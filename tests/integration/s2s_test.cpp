@@ -323,3 +323,51 @@ TEST_CASE("s2s: an incoming link past modules.s2s.rate_limit is read more slowly
   // One stanza a second: the fourth waits for at least two refills.
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::seconds(2));
 }
+
+TEST_CASE("s2s: after a failed link, stanzas are answered at once until reconnect_backoff has passed") {
+  TwoDomains d("reconnect_backoff = \"3s\"\n");
+  auto alice = d.alice();
+  d.b->stop();
+  alice->send("<message to='bob@b.localhost' type='chat' id='b1'><body>.</body></message>");
+  std::optional<xml::Element> bounced = next_message(*alice);
+  REQUIRE(bounced);
+  CHECK(bounced->attr("id") == "b1");
+  CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
+  d.b->start();
+  auto bob = d.bob();
+  // Within the back-off: no new attempt, the sender is told why.
+  alice->send("<message to='bob@b.localhost' type='chat' id='b2'><body>.</body></message>");
+  bounced = next_message(*alice);
+  REQUIRE(bounced);
+  CHECK(bounced->attr("id") == "b2");
+  CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
+  const xml::Element* error = bounced->first_child("error");
+  REQUIRE(error);
+  REQUIRE(error->first_child("text"));
+  CHECK(error->first_child("text")->text().find("failed recently") != std::string::npos);
+  // After it, the link comes up again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3200));
+  alice->send("<message to='bob@b.localhost' type='chat' id='b3'><body>.</body></message>");
+  std::optional<xml::Element> got = next_message(*bob);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "b3");
+}
+
+TEST_CASE("s2s: links keep working across a SIGHUP reload") {
+  TwoDomains d;
+  auto alice = d.alice();
+  auto bob = d.bob();
+  alice->send("<message to='bob@b.localhost' type='chat' id='h1'><body>.</body></message>");
+  REQUIRE(next_message(*bob));
+  d.a->signal(SIGHUP);
+  d.b->signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  alice->send("<message to='bob@b.localhost' type='chat' id='h2'><body>.</body></message>");
+  std::optional<xml::Element> got = next_message(*bob);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "h2");
+  bob->send("<message to='alice@a.localhost/home' type='chat' id='h3'><body>.</body></message>");
+  got = next_message(*alice);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "h3");
+}
