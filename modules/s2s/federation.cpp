@@ -84,6 +84,15 @@ Federation::~Federation() {
 
 core::Logger& Federation::log() { return services_.log(); }
 
+void Federation::shutdown() {
+  shutting_down_ = true;
+  listeners_.clear();
+  std::vector<Link*> open;
+  for (auto& [id, link] : links_) open.push_back(link.get());
+  for (Link* link : open) link->close_stream();  // queued stanzas bounce as the links finish
+  if (!open.empty()) log().info("s2s", 0, "closing ", open.size(), " links");
+}
+
 void Federation::attach_host(const std::string& host) {
   read_settings();
   tls_.erase(host);  // certificates may have been replaced before a reload
@@ -159,6 +168,7 @@ void Federation::open_listeners() {
 }
 
 void Federation::accept(std::unique_ptr<net::Connection> connection, bool direct_tls) {
+  if (shutting_down_) return;
   if (direct_tls && !default_server_context()) return;  // no certificate to present
   uint64_t id = next_id_++;
   auto link = std::make_unique<IncomingLink>(*this, id, std::move(connection), direct_tls);
@@ -284,6 +294,10 @@ void Federation::send(const std::string& local, const std::string& remote, xml::
 
 OutgoingLink* Federation::outgoing_link(const std::string& local, const std::string& remote,
                                         xmpp::StanzaErrorCondition& condition, std::string& why) {
+  if (shutting_down_) {
+    why = "this server is shutting down";
+    return nullptr;
+  }
   if (!policy_allows(remote)) {
     why = "this server does not federate with " + remote;
     return nullptr;

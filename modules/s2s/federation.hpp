@@ -44,6 +44,8 @@ class Federation final : public xmpp::ModuleState {
  public:
   explicit Federation(xmpp::Services& services);
   ~Federation() override;
+  // SIGTERM: no new links; every open one ends with </stream:stream>.
+  void shutdown() override;
 
   // A local domain starts the module (at start-up or after a reload):
   // (re)reads the settings and opens the listener the first time.
@@ -122,6 +124,7 @@ class Federation final : public xmpp::ModuleState {
   std::map<std::string, TlsPair, std::less<>> tls_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   bool listening_ = false;
+  bool shutting_down_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Link>> links_;
   // The outgoing link for each (local, remote) pair.

@@ -250,6 +250,7 @@ void Worker::shutdown(std::function<void()> done) {
   for (auto& [id, session] : c2s_) open.push_back(session.get());
   for (xmpp::C2sSession* session : open) session->close_stream();
   log_.info("worker", 0, "closing ", open.size(), " sessions");
+  for (auto& [key, state] : shared_states_) state->shutdown();
   uv_timer_stop(housekeeping_);
   auto deadline = uv_now(loop_) + static_cast<uint64_t>(config_->get_duration("server.shutdown_grace").count());
   Ticker::start(loop_, 20, [this, deadline, done = std::move(done)]() {

@@ -111,6 +111,10 @@ class HostContext {
 class ModuleState {
  public:
   virtual ~ModuleState() = default;
+  // Worker-shared state (Services::shared_state) is told when the server
+  // shuts down (SIGTERM), to end its own streams politely; it is destroyed
+  // with the worker afterwards.
+  virtual void shutdown() {}
 };
 
 class ModuleContext {

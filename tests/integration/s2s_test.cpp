@@ -371,3 +371,19 @@ TEST_CASE("s2s: links keep working across a SIGHUP reload") {
   REQUIRE(got);
   CHECK(got->attr("id") == "h3");
 }
+
+TEST_CASE("s2s: on SIGTERM a server ends its links with </stream:stream>") {
+  TwoDomains d;
+  auto alice = d.alice();
+  auto bob = d.bob();
+  alice->send("<message to='bob@b.localhost' type='chat' id='s1'><body>.</body></message>");
+  REQUIRE(next_message(*bob));
+  CHECK(d.a->stop() == 0);
+  CHECK(d.a->log().find("closing 1 links") != std::string::npos);
+  // b saw a's stream end, not a dropped connection.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (d.b->log().find("peer closed its stream") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(d.b->log().find("peer closed its stream") != std::string::npos);
+}
