@@ -105,6 +105,7 @@ void Federation::read_settings() {
   limits_.max_depth = static_cast<size_t>(config.get_int("limits.max_xml_depth"));
   limits_.max_attributes = static_cast<size_t>(config.get_int("limits.max_attributes"));
   queue_limit_ = static_cast<size_t>(config.get_int("modules.s2s.queue_limit"));
+  bidi_ = config.get_bool("modules.s2s.bidi");
   rate_limit_ = static_cast<uint64_t>(config.get_int("modules.s2s.rate_limit"));
   connect_timeout_ms_ = static_cast<uint64_t>(config.get_duration("modules.s2s.connect_timeout").count());
   idle_timeout_ms_ = static_cast<uint64_t>(config.get_duration("modules.s2s.idle_timeout").count());
@@ -279,6 +280,10 @@ std::optional<Endpoint> Federation::endpoint_for(const std::string& remote) cons
 }
 
 void Federation::send(const std::string& local, const std::string& remote, xml::Element stanza) {
+  if (auto bidi = bidi_links_.find({local, remote}); bidi != bidi_links_.end() && policy_allows(remote)) {
+    auto* link = static_cast<IncomingLink*>(find_link(bidi->second));
+    if (link && link->send(std::move(stanza))) return;
+  }
   xmpp::StanzaErrorCondition condition = xmpp::errors::remote_server_not_found;
   std::string why;
   OutgoingLink* link = outgoing_link(local, remote, condition, why);
@@ -356,6 +361,8 @@ Link* Federation::find_link(uint64_t id) {
 
 void Federation::link_ready(OutgoingLink& link) { backoff_.erase(link.remote()); }
 
+void Federation::bidi_ready(IncomingLink& link) { bidi_links_[{link.local(), link.remote()}] = link.id(); }
+
 void Federation::link_failed(const std::string& remote) {
   Backoff& b = backoff_[remote];
   ++b.failures;
@@ -367,10 +374,9 @@ void Federation::retire(uint64_t id) {
   auto it = links_.find(id);
   if (it == links_.end()) return;
   Link& link = *it->second;
-  if (link.outgoing()) {
-    auto entry = outgoing_.find({link.local(), link.remote()});
-    if (entry != outgoing_.end() && entry->second == id) outgoing_.erase(entry);
-  }
+  auto& table = link.outgoing() ? outgoing_ : bidi_links_;
+  auto entry = table.find({link.local(), link.remote()});
+  if (entry != table.end() && entry->second == id) table.erase(entry);
   graveyard_.push_back(std::move(it->second));
   links_.erase(it);
   uv_check_start(reaper_, on_reap);

@@ -81,6 +81,10 @@ class Federation final : public xmpp::ModuleState {
   Link* find_link(uint64_t id);
   std::weak_ptr<bool> alive_token() const { return alive_; }
   void link_ready(OutgoingLink& link);
+  // XEP-0288 (modules.s2s.bidi): an incoming link that now carries our
+  // stanzas to its peer as well.
+  bool bidi_enabled() const { return bidi_; }
+  void bidi_ready(IncomingLink& link);
   void link_failed(const std::string& remote);
   // Destroys the link on the next loop turn, outside its own callbacks.
   void retire(uint64_t id);
@@ -127,8 +131,11 @@ class Federation final : public xmpp::ModuleState {
   bool shutting_down_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Link>> links_;
-  // The outgoing link for each (local, remote) pair.
+  // The outgoing link for each (local, remote) pair, and the bidirectional
+  // incoming links that can stand in for one.
   std::map<std::pair<std::string, std::string>, uint64_t> outgoing_;
+  std::map<std::pair<std::string, std::string>, uint64_t> bidi_links_;
+  bool bidi_ = false;
   // Reconnect back-off per remote domain: consecutive failures, next try.
   struct Backoff {
     int failures = 0;

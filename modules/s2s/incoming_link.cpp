@@ -38,9 +38,21 @@ void IncomingLink::refill(uint64_t per_second) {
   if (held_.empty()) resume_reading();
 }
 
-void IncomingLink::deliver(xml::Element&& stanza) {
-  rename_namespace(stanza, kServerNs, kClientNs);
-  federation_.services().router().route_from_remote(std::move(stanza));
+void IncomingLink::deliver(xml::Element&& stanza) { deliver_remote(std::move(stanza)); }
+
+bool IncomingLink::send(xml::Element&& stanza) {
+  if (!bidi_ready_ || closed()) return false;
+  write_stanza(std::move(stanza));
+  return true;
+}
+
+// XEP-0288 §2.2: once the peer's authenticated stream is open, this link
+// carries our stanzas to it too.
+void IncomingLink::offer_bidi() {
+  if (!bidi_ || bidi_ready_ || !authenticated_) return;
+  bidi_ready_ = true;
+  federation_.bidi_ready(*this);
+  federation_.log().info("s2s", id_, "link ", remote_, " <-> ", local_, " is bidirectional (XEP-0288)");
 }
 
 void IncomingLink::on_stream_open(const xml::Element& root, std::string_view default_ns) {
@@ -70,6 +82,7 @@ void IncomingLink::on_stream_open(const xml::Element& root, std::string_view def
   }
   stream_open_ = true;
   send_features();
+  offer_bidi();
 }
 
 void IncomingLink::send_features() {
@@ -105,6 +118,7 @@ void IncomingLink::send_features() {
       xml::Element& db = features.append(xml::Element("dialback", std::string(kDialbackFeatureNs)));
       db.append(xml::Element("errors", std::string(kDialbackFeatureNs)));
     }
+    if (federation_.bidi_enabled()) features.append(xml::Element("bidi", std::string(kBidiFeatureNs)));
   }
   write_element(features);
 }
@@ -137,6 +151,10 @@ void IncomingLink::on_stanza(xml::Element&& element) {
   }
   if (ns == xmpp::ns::sasl) {
     handle_auth(element);
+    return;
+  }
+  if (ns == kBidiNs && element.name() == "bidi" && tls_ && !authenticated_ && federation_.bidi_enabled()) {
+    bidi_ = true;  // XEP-0288 §2.2: requested before authentication; no answer
     return;
   }
   if (ns == kDialbackNs && (tls_ || federation_.plaintext_allowed(claimed_))) {
@@ -236,6 +254,7 @@ void IncomingLink::dialback_outcome(const std::string& domain, bool valid) {
   remote_ = domain;
   authenticated_ = true;
   federation_.log().info("s2s", id_, "incoming link ", remote_, " -> ", local_, " authenticated by dialback");
+  offer_bidi();
 }
 
 // XEP-0220 §2.1.2: we are the authoritative server for `to`; the key is
@@ -256,25 +275,7 @@ void IncomingLink::handle_dialback_verify(const xml::Element& verify) {
 }
 
 void IncomingLink::handle_stanza(xml::Element&& stanza) {
-  if (!xmpp::stanza_kind(stanza) || stanza.ns() != kServerNs) {
-    close_with_stream_error("unsupported-stanza-type", "only message, presence and iq are accepted");
-    return;
-  }
-  // RFC 6120 §8.1.1.2 and §8.1.2.2: servers must address every stanza, and
-  // its 'from' must belong to the domain this link authenticated.
-  std::optional<xmpp::Jid> from = xmpp::Jid::parse(stanza.attr("from"));
-  std::optional<xmpp::Jid> to = xmpp::Jid::parse(stanza.attr("to"));
-  if (!from || !to) {
-    federation_.log().warn("s2s", id_, "stanza from ", remote_, " without valid from/to; closing");
-    close_with_stream_error("improper-addressing", "stanzas between servers need a valid 'from' and 'to'");
-    return;
-  }
-  if (from->domain() != remote_) {
-    federation_.log().warn("s2s", id_, "link authenticated as ", remote_, " sent a stanza from ", from->domain(),
-                           "; closing");
-    close_with_stream_error("invalid-from", "this link is authenticated for " + remote_ + " only");
-    return;
-  }
+  if (!check_remote_stanza(stanza)) return;
   if (limited_) {
     // Out of allowance: the stanza waits for the next second, and so does
     // reading (TCP back-pressure slows the peer down; nothing is dropped).

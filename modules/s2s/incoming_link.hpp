@@ -18,6 +18,8 @@ class IncomingLink final : public Link {
   void start();
   // Per-link rate limit: called once a second with the stanzas allowed per second.
   void refill(uint64_t per_second);
+  // XEP-0288: our stanzas for the peer, once the link is bidirectional.
+  bool send(xml::Element&& stanza);
 
  private:
   void on_stream_open(const xml::Element& root, std::string_view default_ns) override;
@@ -32,6 +34,7 @@ class IncomingLink final : public Link {
   void handle_dialback_result(const xml::Element& result);
   void handle_dialback_verify(const xml::Element& verify);
   void dialback_outcome(const std::string& domain, bool valid);
+  void offer_bidi();
   void handle_stanza(xml::Element&& stanza);
   // The domain the peer's certificate proves, if it proves `claimed`.
   bool certificate_valid_for(const std::string& claimed) const;
@@ -42,6 +45,8 @@ class IncomingLink final : public Link {
   bool stream_open_ = false;
   std::string claimed_;  // 'from' of the peer's stream header
   bool dialback_pending_ = false;
+  bool bidi_ = false;        // the peer asked for XEP-0288
+  bool bidi_ready_ = false;  // and its authenticated stream is open
   // Rate limit: stanzas allowed until the next refill; stanzas over the
   // allowance wait here (at most one read's worth) while reading is paused.
   void deliver(xml::Element&& stanza);

@@ -5,6 +5,8 @@
 #include "core/log.hpp"
 #include "modules/s2s/federation.hpp"
 #include "xml/writer.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/router.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/stanza.hpp"
 
@@ -84,6 +86,34 @@ void Link::write_stanza(xml::Element stanza) {
   rename_namespace(stanza, kClientNs, kServerNs);
   write_element(stanza);
   touch();
+}
+
+bool Link::check_remote_stanza(const xml::Element& stanza) {
+  if (!xmpp::stanza_kind(stanza) || stanza.ns() != kServerNs) {
+    close_with_stream_error("unsupported-stanza-type", "only message, presence and iq are accepted");
+    return false;
+  }
+  // RFC 6120 §8.1.1.2 and §8.1.2.2: servers must address every stanza, and
+  // its 'from' must belong to the domain this link authenticated.
+  std::optional<xmpp::Jid> from = xmpp::Jid::parse(stanza.attr("from"));
+  std::optional<xmpp::Jid> to = xmpp::Jid::parse(stanza.attr("to"));
+  if (!from || !to) {
+    federation_.log().warn("s2s", id_, "stanza from ", remote_, " without valid from/to; closing");
+    close_with_stream_error("improper-addressing", "stanzas between servers need a valid 'from' and 'to'");
+    return false;
+  }
+  if (from->domain() != remote_) {
+    federation_.log().warn("s2s", id_, "link authenticated as ", remote_, " sent a stanza from ", from->domain(),
+                           "; closing");
+    close_with_stream_error("invalid-from", "this link is authenticated for " + remote_ + " only");
+    return false;
+  }
+  return true;
+}
+
+void Link::deliver_remote(xml::Element&& stanza) {
+  rename_namespace(stanza, kServerNs, kClientNs);
+  federation_.services().router().route_from_remote(std::move(stanza));
 }
 
 void Link::restart_stream() {

@@ -20,6 +20,8 @@ inline constexpr std::string_view kServerNs = "jabber:server";
 inline constexpr std::string_view kClientNs = "jabber:client";
 inline constexpr std::string_view kDialbackNs = "jabber:server:dialback";
 inline constexpr std::string_view kDialbackFeatureNs = "urn:xmpp:features:dialback";
+inline constexpr std::string_view kBidiNs = "urn:xmpp:bidi";                  // XEP-0288
+inline constexpr std::string_view kBidiFeatureNs = "urn:xmpp:features:bidi";
 
 // Stanzas travel between servers in jabber:server and reach clients in
 // jabber:client (RFC 6120 §4.8.3); payload namespaces stay as they are.
@@ -57,6 +59,11 @@ class Link : protected net::ConnectionHandler, protected xml::StreamHandler {
   void write_stanza(xml::Element stanza);
   // After STARTTLS and SASL success (RFC 6120 §5.4.3.3, §6.4.6).
   void restart_stream();
+  // A stanza from the peer's domain: true if it may be routed; otherwise the
+  // link is being closed with the stream error that says why.
+  bool check_remote_stanza(const xml::Element& stanza);
+  // Hands a checked stanza to the router (jabber:server becomes jabber:client).
+  void deliver_remote(xml::Element&& stanza);
   void touch();
   // The link is over: tells the federation (which destroys it later).
   void finish(std::string_view reason);

@@ -177,7 +177,11 @@ void OutgoingLink::on_stanza(xml::Element&& element) {
     state_ = State::AwaitFeatures;
     return;
   }
-  // Stanzas never come our way on a link we opened (no XEP-0288 yet).
+  // Stanzas come our way on a link we opened only if it is bidirectional.
+  if (state_ == State::Ready && bidi_) {
+    if (check_remote_stanza(element)) deliver_remote(std::move(element));
+    return;
+  }
   close_with_stream_error("unsupported-stanza-type", "this link carries stanzas one way only");
 }
 
@@ -207,6 +211,11 @@ void OutgoingLink::on_features(const xml::Element& features) {
   }
   can_verify_ = true;
   send_verifies();
+  // XEP-0288 §2.2: ask, before authenticating, to receive on this link too.
+  if (!bidi_ && federation_.bidi_enabled() && features.first_child("bidi", kBidiFeatureNs)) {
+    write_element(xml::Element("bidi", std::string(kBidiNs)));
+    bidi_ = true;
+  }
   // Before sending anything we must trust the peer's certificate for its
   // domain (RFC 6120 §13.7.2.1, RFC 6125), unless policy accepts dialback for
   // it: then, as with any dialback peer, DNS is what vouches for it.

@@ -57,6 +57,7 @@ class OutgoingLink final : public Link {
   std::deque<Endpoint> endpoints_;
   std::vector<Verify> verifies_;
   bool can_verify_ = false;  // TLS is up and the peer sent its features
+  bool bidi_ = false;        // we asked for XEP-0288: the peer may send on this link
   // Why the link failed, for the stanzas still queued.
   xmpp::StanzaErrorCondition failure_ = xmpp::errors::remote_server_not_found;
   std::string failure_text_;

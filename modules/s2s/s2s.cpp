@@ -45,6 +45,9 @@ void declare_options(core::OptionRegistry& registry) {
                 .doc = "Legacy peers allowed to federate without TLS, in both directions (everyone else must use "
                        "TLS). Without TLS there is no certificate, so these peers authenticate by dialback: "
                        "their policy must be \"dialback\". Their traffic can be read and altered on the way."});
+  registry.add({.key = "modules.s2s.bidi", .type = OptionType::Boolean, .default_value = "false",
+                .doc = "Bidirectional links (XEP-0288): ask peers that offer it to send their stanzas on the "
+                       "link we opened, and offer the same, so two servers need one TCP connection, not two."});
   registry.add({.key = "modules.s2s.queue_limit", .type = OptionType::Integer, .default_value = "500", .min = 1,
                 .max = 100'000,
                 .doc = "Stanzas held for a domain while its link comes up; more are answered with "
@@ -88,6 +91,6 @@ void start(xmpp::ModuleContext& ctx) {
 
 extern const xmpp::ModuleDefinition s2s_module{
     "s2s", "Federation: links to and from other XMPP domains, authenticated by certificate.",
-    {"RFC 6120 §13.7 (s2s)", "XEP-0178", "XEP-0185", "XEP-0220", "XEP-0368"}, declare_options, start};
+    {"RFC 6120 §13.7 (s2s)", "XEP-0178", "XEP-0185", "XEP-0220", "XEP-0288", "XEP-0368"}, declare_options, start};
 
 }  // namespace parley::modules

@@ -387,3 +387,21 @@ TEST_CASE("s2s: on SIGTERM a server ends its links with </stream:stream>") {
   }
   CHECK(d.b->log().find("peer closed its stream") != std::string::npos);
 }
+
+TEST_CASE("s2s: with modules.s2s.bidi both directions share one link (XEP-0288)") {
+  TwoDomains d("bidi = true\n", "bidi = true\n");
+  auto alice = d.alice();
+  auto bob = d.bob();
+  alice->send("<message to='bob@b.localhost' type='chat' id='x1'><body>there</body></message>");
+  std::optional<xml::Element> got = next_message(*bob);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "x1");
+  bob->send("<message to='alice@a.localhost/home' type='chat' id='x2'><body>and back</body></message>");
+  got = next_message(*alice);
+  REQUIRE(got);
+  CHECK(got->attr("id") == "x2");
+  CHECK(got->attr("from") == "bob@b.localhost/work");
+  CHECK(d.b->log().find("link a.localhost <-> b.localhost is bidirectional") != std::string::npos);
+  // b answered over a's link: it never connected to a.
+  CHECK(d.b->log().find("connecting to a.localhost") == std::string::npos);
+}
