@@ -14,7 +14,8 @@ Status: NOT part of the interop suite yet. Parley -> ejabberd works (link
 up with SASL EXTERNAL, message delivered); ejabberd -> Parley does not:
 ejabberd asks the stub for the SRV records, gets them, and then reports
 "DNS lookup failed: enoname" without asking for the target's address
-(docs/FEDERATION.md). Run it by hand to continue that investigation.
+within milliseconds, without asking for the target's address
+(docs/FEDERATION.md). Run it by hand (KEEP=1 keeps the logs) to continue.
 Usage: s2s_ejabberd_test.py PARLEYD PARLEYCTL
 """
 import asyncio
@@ -245,7 +246,10 @@ modules_enabled = ["disco", "ping", "roster", "s2s"]
                 if os.path.exists(path):
                     print(f"---- {path} ----")
                     print(open(path).read()[-6000:])
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("KEEP"):
+            print("kept", tmp)  # KEEP=1: leave logs and configs for a look
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         print(f"{len(failures)} interop check(s) failed")
         sys.exit(1)
