@@ -13,9 +13,8 @@ subscriptions started on each side reaching 'both'.
 Status: NOT part of the interop suite yet. Parley -> ejabberd works (link
 up with SASL EXTERNAL, message delivered); ejabberd -> Parley does not:
 ejabberd asks the stub for the SRV records, gets them, and then reports
-"DNS lookup failed: enoname" without asking for the target's address
-within milliseconds, without asking for the target's address
-(docs/FEDERATION.md). Run it by hand (KEEP=1 keeps the logs) to continue.
+"DNS lookup failed: enoname" within milliseconds, without asking for the
+target's address (docs/FEDERATION.md). Run it by hand (KEEP=1 keeps the logs) to continue.
 Usage: s2s_ejabberd_test.py PARLEYD PARLEYCTL
 """
 import asyncio
