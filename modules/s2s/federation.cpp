@@ -106,6 +106,7 @@ void Federation::read_settings() {
   limits_.max_attributes = static_cast<size_t>(config.get_int("limits.max_attributes"));
   queue_limit_ = static_cast<size_t>(config.get_int("modules.s2s.queue_limit"));
   bidi_ = config.get_bool("modules.s2s.bidi");
+  max_links_per_ip_ = config.get_int("modules.s2s.max_links_per_ip");
   rate_limit_ = static_cast<uint64_t>(config.get_int("modules.s2s.rate_limit"));
   connect_timeout_ms_ = static_cast<uint64_t>(config.get_duration("modules.s2s.connect_timeout").count());
   idle_timeout_ms_ = static_cast<uint64_t>(config.get_duration("modules.s2s.idle_timeout").count());
@@ -171,6 +172,12 @@ void Federation::open_listeners() {
 void Federation::accept(std::unique_ptr<net::Connection> connection, bool direct_tls) {
   if (shutting_down_) return;
   if (direct_tls && !default_server_context()) return;  // no certificate to present
+  std::string ip = connection->remote_ip();
+  if (links_per_ip_[ip] >= max_links_per_ip_) {
+    log().warn("s2s", 0, "refusing a link from ", ip, ": modules.s2s.max_links_per_ip reached");
+    return;  // dropping the Connection closes it
+  }
+  ++links_per_ip_[ip];
   uint64_t id = next_id_++;
   auto link = std::make_unique<IncomingLink>(*this, id, std::move(connection), direct_tls);
   IncomingLink& ref = *link;
@@ -374,6 +381,10 @@ void Federation::retire(uint64_t id) {
   auto it = links_.find(id);
   if (it == links_.end()) return;
   Link& link = *it->second;
+  if (!link.outgoing()) {
+    auto ip = links_per_ip_.find(static_cast<IncomingLink&>(link).remote_ip());
+    if (ip != links_per_ip_.end() && --ip->second <= 0) links_per_ip_.erase(ip);
+  }
   auto& table = link.outgoing() ? outgoing_ : bidi_links_;
   auto entry = table.find({link.local(), link.remote()});
   if (entry != table.end() && entry->second == id) table.erase(entry);

@@ -129,6 +129,8 @@ class Federation final : public xmpp::ModuleState {
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   bool listening_ = false;
   bool shutting_down_ = false;
+  int64_t max_links_per_ip_ = 0;
+  std::unordered_map<std::string, int64_t> links_per_ip_;  // incoming links now open, by peer IP
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Link>> links_;
   // The outgoing link for each (local, remote) pair, and the bidirectional

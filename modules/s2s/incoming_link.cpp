@@ -14,6 +14,7 @@ IncomingLink::IncomingLink(Federation& federation, uint64_t id, std::unique_ptr<
                            bool direct_tls)
     : Link(federation, id, {}, {}), direct_tls_(direct_tls) {
   attach(std::move(connection));
+  remote_ip_ = connection_->remote_ip();
   tokens_ = federation.rate_limit();
   limited_ = tokens_ > 0;
 }

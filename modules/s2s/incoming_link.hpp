@@ -15,6 +15,7 @@ class IncomingLink final : public Link {
   IncomingLink(Federation& federation, uint64_t id, std::unique_ptr<net::Connection> connection, bool direct_tls);
   bool outgoing() const override { return false; }
   bool authenticated() const { return authenticated_; }
+  const std::string& remote_ip() const { return remote_ip_; }
   void start();
   // Per-link rate limit: called once a second with the stanzas allowed per second.
   void refill(uint64_t per_second);
@@ -40,6 +41,7 @@ class IncomingLink final : public Link {
   bool certificate_valid_for(const std::string& claimed) const;
 
   bool direct_tls_;
+  std::string remote_ip_;
   bool tls_ = false;
   bool authenticated_ = false;
   bool stream_open_ = false;

@@ -48,6 +48,9 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add({.key = "modules.s2s.bidi", .type = OptionType::Boolean, .default_value = "false",
                 .doc = "Bidirectional links (XEP-0288): ask peers that offer it to send their stanzas on the "
                        "link we opened, and offer the same, so two servers need one TCP connection, not two."});
+  registry.add({.key = "modules.s2s.max_links_per_ip", .type = OptionType::Integer, .default_value = "20",
+                .min = 1, .max = 100'000,
+                .doc = "Incoming links accepted at once from one IP address; more are closed on arrival."});
   registry.add({.key = "modules.s2s.queue_limit", .type = OptionType::Integer, .default_value = "500", .min = 1,
                 .max = 100'000,
                 .doc = "Stanzas held for a domain while its link comes up; more are answered with "

@@ -191,3 +191,21 @@ TEST_CASE("s2s: an incoming link that does not authenticate within connect_timeo
   CHECK(stream_error_of(peer) == "connection-timeout");
   CHECK(peer.wait_closed());
 }
+
+TEST_CASE("s2s: incoming links per IP are limited by modules.s2s.max_links_per_ip") {
+  TwoDomains d({}, "max_links_per_ip = 1\n");
+  RawClient first(d.pb.s2s_port, false, "b.localhost");
+  first.act_as_server("a.localhost", (d.ca.dir() / "ca.crt").string(), (d.ca.dir() / "ca.key").string());
+  REQUIRE(first.open_stream("b.localhost").first_child("starttls"));
+  RawClient second(d.pb.s2s_port, false, "b.localhost");
+  CHECK(second.wait_closed());  // closed on arrival, before any stream
+  CHECK(d.b->log().find("refusing a link from 127.0.0.1") != std::string::npos);
+  first.send("</stream:stream>");
+  CHECK(first.wait_closed());
+  // The first one gone (its count drops as the server finishes closing it),
+  // a new link is accepted again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RawClient third(d.pb.s2s_port, false, "b.localhost");
+  third.act_as_server("a.localhost", (d.ca.dir() / "ca.crt").string(), (d.ca.dir() / "ca.key").string());
+  CHECK(third.open_stream("b.localhost").first_child("starttls"));
+}
