@@ -13,6 +13,9 @@ extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
 extern const xmpp::ModuleDefinition vcard_module;
 extern const xmpp::ModuleDefinition private_module;
+extern const xmpp::ModuleDefinition register_module;
+extern const xmpp::ModuleDefinition upload_module;
+extern const xmpp::ModuleDefinition proxy65_module;
 
 std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
   static const xmpp::ModuleDefinition* const modules[] = {
@@ -27,6 +30,9 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
       &version_module,
       &vcard_module,
       &private_module,
+      &register_module,
+      &upload_module,
+      &proxy65_module,
   };
   return modules;
 }

@@ -216,9 +216,29 @@ void Client::handle_features(std::string_view stanza) {
     initial = std::string(1, '\0') + username_ + std::string(1, '\0') + password_;
   }
   state_ = State::sasl;
+  sasl2_ = ctx_.sasl2 && stanza.find("urn:xmpp:sasl:2") != std::string_view::npos &&
+           stanza.find("urn:xmpp:bind:0") != std::string_view::npos;
+  if (sasl2_) {
+    send_plain("<authenticate xmlns='urn:xmpp:sasl:2' mechanism='" + mech + "'><initial-response>" +
+               base64_encode(initial) + "</initial-response><bind xmlns='urn:xmpp:bind:0'><tag>bench</tag></bind>" +
+               "</authenticate>");
+    return;
+  }
   send_plain("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + mech + "'>" + base64_encode(initial) +
              "</auth>");
 }
+
+namespace {
+// The text of the first <name>...</name> inside `stanza` (SASL2 success children).
+std::string_view child_text(std::string_view stanza, std::string_view name) {
+  const std::string open = "<" + std::string(name) + ">";
+  const std::size_t start = stanza.find(open);
+  if (start == std::string_view::npos) return {};
+  const std::size_t end = stanza.find("</" + std::string(name) + ">", start);
+  if (end == std::string_view::npos) return {};
+  return stanza.substr(start + open.size(), end - start - open.size());
+}
+}  // namespace
 
 void Client::handle_sasl(std::string_view stanza) {
   const std::string_view name = root_name(stanza);
@@ -227,8 +247,18 @@ void Client::handle_sasl(std::string_view stanza) {
     if (!decoded || !scram_) return fail("bad SASL challenge");
     auto final_message = scram_->client_final(*decoded);
     if (!final_message) return fail("invalid SCRAM server-first-message");
-    send_plain("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + base64_encode(*final_message) + "</response>");
+    const std::string_view ns = sasl2_ ? "urn:xmpp:sasl:2" : "urn:ietf:params:xml:ns:xmpp-sasl";
+    send_plain("<response xmlns='" + std::string(ns) + "'>" + base64_encode(*final_message) + "</response>");
     return;
+  }
+  if (name == "success" && sasl2_) {
+    // XEP-0388: no restart; with Bind2 the resource is already bound.
+    auto decoded = base64_decode(child_text(stanza, "additional-data"));
+    if (scram_ && (!decoded || !scram_->verify_server_final(*decoded))) return fail("server signature did not verify");
+    scram_.reset();
+    authenticated_ = true;
+    if (stanza.find("urn:xmpp:bind:0") == std::string_view::npos) return fail("SASL2 success without Bind2");
+    return become_ready(std::string(child_text(stanza, "authorization-identifier")));
   }
   if (name == "success") {
     if (scram_) {
@@ -254,7 +284,11 @@ void Client::handle_bind(std::string_view stanza) {
   const std::size_t close = stanza.find("</jid>");
   if (open == std::string_view::npos || close == std::string_view::npos || close < open)
     return fail("bind result without a JID");
-  jid_ = std::string(stanza.substr(open + 5, close - open - 5));
+  become_ready(std::string(stanza.substr(open + 5, close - open - 5)));
+}
+
+void Client::become_ready(std::string jid) {
+  jid_ = std::move(jid);
   if (send_presence_) send_plain("<presence/>");
   state_ = State::ready;
   ready_ns_ = uv_hrtime();

@@ -29,6 +29,9 @@ struct ClientContext {
   sockaddr_storage server{};
   std::string domain;
   std::string mechanism = "SCRAM-SHA-1";  // or SCRAM-SHA-256, SCRAM-SHA-512, PLAIN
+  // XEP-0388 SASL2 with XEP-0386 Bind2 when the server offers both, as
+  // current mobile clients do; otherwise RFC 6120 SASL, restart and bind.
+  bool sasl2 = true;
   SaltedPasswordCache salted_passwords;
   char read_buffer[64 * 1024];
 };
@@ -80,6 +83,8 @@ class Client {
   const std::string& error() const { return error_; }        // why it failed
   uint64_t started_ns() const { return started_ns_; }        // uv_hrtime() at start()
   uint64_t ready_ns() const { return ready_ns_; }            // uv_hrtime() when ready
+  // Whether this login used SASL2 + Bind2 (for the report).
+  bool used_sasl2() const { return sasl2_; }
   uint64_t bytes_received() const { return bytes_received_; }
 
  private:
@@ -93,6 +98,7 @@ class Client {
   void handle_features(std::string_view stanza);
   void handle_sasl(std::string_view stanza);
   void handle_bind(std::string_view stanza);
+  void become_ready(std::string jid);
   void begin_tls();
   void continue_handshake();
   void open_stream();
@@ -118,6 +124,7 @@ class Client {
   StanzaScanner scanner_;
   std::unique_ptr<ScramClient> scram_;
   bool authenticated_ = false;
+  bool sasl2_ = false;  // this login uses SASL2 + Bind2
   std::string jid_;
   std::string error_;
   uint64_t started_ns_ = 0;

@@ -45,12 +45,19 @@ struct UserList {
   std::vector<std::pair<xmpp::Jid, xml::Element>> held;
 };
 
+// The lists of users with live sessions, carried over a reload
+// (ModuleContext::carried) with who asked for them.
+struct OnlineLists {
+  std::unordered_map<std::string, UserList> users;  // by bare JID
+};
+
 struct Core {
-  explicit Core(xmpp::ModuleContext& context) : ctx(context), host(context.host()) {}
+  explicit Core(xmpp::ModuleContext& context)
+      : ctx(context), host(context.host()), users(context.carried<OnlineLists>().users) {}
   xmpp::ModuleContext& ctx;
   std::string host;
   int64_t max_items = 0;
-  std::unordered_map<std::string, UserList> users;  // by bare JID
+  std::unordered_map<std::string, UserList>& users;
   uint64_t next_generation = 1;
   // Set while a stanza that already passed the (asynchronous) inbound check
   // is routed again, so that check lets it through once.

@@ -93,6 +93,12 @@ void start_enforcement(xmpp::ModuleContext& ctx, const std::shared_ptr<Core>& co
   Core* c = core.get();
   std::weak_ptr<Core> weak = core;
 
+  // After a reload: a load the previous instance started will never answer
+  // this one, so ask again (the stanzas held meanwhile stay queued).
+  for (auto& [bare, list] : c->users) {
+    if (std::optional<xmpp::Jid> jid = xmpp::Jid::parse(bare); jid && !list.loaded) load(core, *jid);
+  }
+
   ctx.on(xmpp::events::session_bound, 0, [weak](xmpp::SessionEvent& e) {
     std::shared_ptr<Core> core = weak.lock();
     if (!core) return HookResult::Pass;

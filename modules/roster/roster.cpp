@@ -4,7 +4,10 @@
 #include "core/option.hpp"
 #include "modules/roster/roster_state.hpp"
 #include "xmpp/namespaces.hpp"
+#include "xml/writer.hpp"
 #include "xmpp/router.hpp"
+#include "xmpp/session_registry.hpp"
+#include "xmpp/stanza.hpp"
 
 namespace parley::modules {
 
@@ -14,21 +17,41 @@ constexpr std::string_view kVersioningNs = "urn:xmpp:features:rosterver";
 // RFC 6121 §2.3.3 lets the server limit names and groups; 1023 bytes like a JID part.
 constexpr size_t kMaxTextBytes = 1023;
 
+// The whole roster is what nearly every login asks for (RFC 6121 §2.1.3):
+// its items are serialized once per roster version, and the result goes as
+// bytes straight to the asking session.
+void send_whole_roster(RosterState& state, const xmpp::IqRequest& request, Roster& roster, bool with_version) {
+  if (roster.serialized_version != roster.version) {
+    roster.serialized_items.clear();
+    for (const auto& [contact, item] : roster.items) {
+      if (item.visible()) xml::serialize(item.to_xml(), roster.serialized_items, kRosterNs);
+    }
+    roster.serialized_version = roster.version;
+  }
+  xmpp::Session* session = state.ctx.host_context().services().sessions().find(request.from());
+  if (!session) return;  // gone meanwhile
+  xml::Element result = xmpp::make_iq_result(request.stanza());
+  result.set_attr("to", request.from().str());
+  xml::Element query("query", std::string(kRosterNs));
+  if (with_version) query.set_attr("ver", std::to_string(roster.version));
+  std::string bytes;
+  xml::write_open_tag(result, bytes, xmpp::ns::client);
+  xml::write_open_tag(query, bytes, xmpp::ns::client);
+  bytes += roster.serialized_items;
+  xml::write_close_tag(query, bytes, xmpp::ns::client);
+  xml::write_close_tag(result, bytes, xmpp::ns::client);
+  session->send_serialized(bytes);
+}
+
 void answer_get(RosterState& state, const xmpp::IqRequest& request, Roster& roster) {
   state.interested.insert(request.from().str());
   const std::string* ver = request.payload().find_attr("ver");
-  std::string current = std::to_string(roster.version);
   // XEP-0237 §2.3: a client that is up to date gets an empty result.
-  if (ver && *ver == current) {
+  if (ver && *ver == std::to_string(roster.version)) {
     request.reply();
     return;
   }
-  xml::Element query("query", std::string(kRosterNs));
-  if (ver) query.set_attr("ver", current);
-  for (const auto& [contact, item] : roster.items) {
-    if (item.visible()) query.append(item.to_xml());
-  }
-  request.reply(std::move(query));
+  send_whole_roster(state, request, roster, ver != nullptr);
 }
 
 // RFC 6121 §2.3.3 and §2.5: what a roster set may contain.
@@ -70,7 +93,7 @@ bool validate_set(const xmpp::IqRequest& request, xmpp::Jid& contact) {
 }
 
 // RFC 6121 §2.5.2: removing an item cancels both directions of the subscription.
-void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, const RosterItem& item) {
+void cancel_subscriptions(RosterState& state, const xmpp::Jid& user, const RosterItem& item) {
   auto send = [&](std::string_view type) {
     xml::Element presence("presence", std::string(xmpp::ns::client));
     presence.set_attr("type", std::string(type));
@@ -85,6 +108,10 @@ void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, cons
     }
     send("unsubscribed");
   }
+}
+
+void remove_item(RosterState& state, const xmpp::Jid& user, Roster& roster, const RosterItem& item) {
+  cancel_subscriptions(state, user, item);
   state.remove(user, roster, item.contact);
 }
 
@@ -167,6 +194,21 @@ void start_roster_iq(RosterState& state) {
     return xmpp::HookResult::Handled;
   });
 
+  // A deleted account leaves every contact's roster as if it had removed
+  // them (RFC 6121 §2.5.2, XEP-0077 §3.2); its own rows go by cascade.
+  ctx.on(xmpp::events::user_deleting, 0, [&state](xmpp::UserEvent& event) {
+    xmpp::Jid user = *xmpp::Jid::parse(event.username + "@" + state.ctx.host());
+    state.with_roster(user, [&state, user, hold = event.hold](Roster* roster) {
+      if (!roster) return;
+      for (const auto& [contact, item] : roster->items) cancel_subscriptions(state, user, item);
+    });
+    return xmpp::HookResult::Pass;
+  });
+  ctx.on(xmpp::events::user_deleted, 0, [&state](xmpp::UserEvent& event) {
+    state.forget(event.username + "@" + state.ctx.host());
+    return xmpp::HookResult::Pass;
+  });
+
   // XEP-0237 §2.1: announce versioning once the client is authenticated.
   ctx.on(xmpp::events::stream_features, 0, [](xmpp::StreamFeaturesEvent& event) {
     if (event.authenticated) event.features.append(xml::Element("ver", std::string(kVersioningNs)));
@@ -179,6 +221,12 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add({.key = "modules.roster.max_items", .type = core::OptionType::Integer, .default_value = "1000",
                 .min = 1, .max = 100000,
                 .doc = "Roster items one account may keep; adding one more gets <not-acceptable/>.",
+                .per_host = true});
+  registry.add({.key = "modules.roster.offline_cache", .type = core::OptionType::Integer, .default_value = "256",
+                .min = 0, .max = 10000000,
+                .doc = "Rosters of accounts that went offline kept in memory (most recently used first), "
+                       "so that a reconnecting client gets its roster without a database query. A cached roster "
+                       "costs about 300 bytes per item.",
                 .per_host = true});
 }
 

@@ -43,7 +43,13 @@ size_t Roster::visible_count() const {
 }
 
 RosterState::RosterState(xmpp::ModuleContext& context)
-    : ctx(context), max_items(context.option_int("max_items")) {}
+    : ctx(context),
+      max_items(context.option_int("max_items")),
+      offline_cache_size(static_cast<size_t>(context.option_int("offline_cache"))),
+      facts(context.carried<SessionFacts>()),
+      interested(facts.interested),
+      available(facts.available),
+      directed(facts.directed) {}
 
 RosterState::~RosterState() { *alive_ = false; }
 
@@ -89,8 +95,23 @@ void RosterState::with_roster(const xmpp::Jid& user, RosterFn fn) {
 }
 
 void RosterState::forget_if_offline(const std::string& bare) {
-  if (loading_.count(bare)) return;
-  if (ctx.host_context().services().sessions().resources(std::string_view(bare)).empty()) rosters_.erase(bare);
+  if (loading_.count(bare) || !rosters_.count(bare)) return;
+  if (auto it = offline_position_.find(bare); it != offline_position_.end()) {
+    offline_.erase(it->second);
+    offline_position_.erase(it);
+  }
+  if (!ctx.host_context().services().sessions().resources(std::string_view(bare)).empty()) return;
+  offline_.push_front(bare);
+  offline_position_[bare] = offline_.begin();
+  while (offline_.size() > offline_cache_size) forget(offline_.back());
+}
+
+void RosterState::forget(const std::string& bare) {
+  if (auto it = offline_position_.find(bare); it != offline_position_.end()) {
+    offline_.erase(it->second);
+    offline_position_.erase(it);
+  }
+  rosters_.erase(bare);
 }
 
 void RosterState::log_failure(const char* what, const store::PgResult& result) {

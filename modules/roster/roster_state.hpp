@@ -5,6 +5,7 @@
 // requested the roster (§2.1.6 "interested"), who sent initial presence
 // (§4.2) and where directed presence went (§4.6).
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <set>
@@ -22,7 +23,18 @@ namespace parley::modules::roster {
 struct Roster {
   int64_t version = 0;
   std::map<std::string, RosterItem> items;  // by contact bare JID
+  // The visible items as jabber:iq:roster children, for `serialized_version`.
+  std::string serialized_items;
+  int64_t serialized_version = -1;
   size_t visible_count() const;
+};
+
+// What the host's live sessions told the module; carried over a reload
+// (ModuleContext::carried), since no query can rebuild it.
+struct SessionFacts {
+  std::unordered_set<std::string> interested;                          // full JIDs
+  std::unordered_set<std::string> available;                           // sent initial presence
+  std::unordered_map<std::string, std::set<std::string>> directed;     // full JID -> targets
 };
 
 class RosterState : public xmpp::ModuleState {
@@ -32,12 +44,18 @@ class RosterState : public xmpp::ModuleState {
 
   xmpp::ModuleContext& ctx;
   int64_t max_items;
+  size_t offline_cache_size;
 
   // Runs `fn` with the account's roster, loading it with one query if it is
   // not cached; null when the account does not exist or the database failed.
-  // Rosters of accounts without a bound session are dropped afterwards.
+  // Rosters of accounts without a bound session stay cached, the most
+  // recently used `offline_cache_size` of them, so a reconnecting client
+  // gets its roster without a query (every change goes through here, so the
+  // cache cannot go stale).
   using RosterFn = std::function<void(Roster*)>;
   void with_roster(const xmpp::Jid& user, RosterFn fn);
+  // Drops a cached roster (its account was deleted).
+  void forget(const std::string& bare);
 
   // Writes the item (or its removal) with a new roster version and pushes it
   // to the interested resources (RFC 6121 §2.1.6).
@@ -48,9 +66,10 @@ class RosterState : public xmpp::ModuleState {
   // serialized once.
   void deliver_to_available(const xmpp::Jid& user, const xml::Element& stanza);
 
-  std::unordered_set<std::string> interested;                          // full JIDs
-  std::unordered_set<std::string> available;                           // sent initial presence
-  std::unordered_map<std::string, std::set<std::string>> directed;     // full JID -> targets
+  SessionFacts& facts;
+  std::unordered_set<std::string>& interested;
+  std::unordered_set<std::string>& available;
+  std::unordered_map<std::string, std::set<std::string>>& directed;
 
  private:
   void push(const xmpp::Jid& user, const Roster& roster, const RosterItem& item, bool removed);
@@ -59,6 +78,9 @@ class RosterState : public xmpp::ModuleState {
   void log_failure(const char* what, const store::PgResult& result);
 
   std::unordered_map<std::string, Roster> rosters_;
+  // Cached rosters of accounts with no session, least recently used last.
+  std::list<std::string> offline_;
+  std::unordered_map<std::string, std::list<std::string>::iterator> offline_position_;
   std::unordered_map<std::string, std::vector<RosterFn>> loading_;
   uint64_t next_push_ = 1;
   // Database callbacks may run after a reload stopped the module.

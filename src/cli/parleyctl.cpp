@@ -3,6 +3,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -43,7 +44,8 @@ const char* const kUsageText =
     "  user add JID         create an account; the password is read from stdin\n"
     "                       (prompted for when stdin is a terminal)\n"
     "  user passwd JID      set a new password the same way\n"
-    "  user del JID         delete an account and everything it owns\n"
+    "  user del JID         delete an account and everything it owns; a running\n"
+    "                       parleyd does it and tells the contacts\n"
     "  user list HOST       list the accounts of a host\n"
     "  check-config         load and validate the config, then exit\n"
     "  migrate              apply database migrations\n"
@@ -51,10 +53,30 @@ const char* const kUsageText =
     "                       paths the config expects (certificate / key)\n"
     "  config-doc example   print a documented example config with every option\n"
     "  config-doc markdown  print the configuration reference in Markdown\n"
-    "  version              print the version\n"
+    "  version              print the version\n";
+const char* const kUsageEnd =
     "\n"
     "Options: --config FILE (default conf/parley.toml), --help.\n"
     "Exit codes: 0 success, 1 the command failed, 2 bad usage or config.\n";
+
+// What the built-in modules add to parleyctl (docs/MODULES.md).
+std::string module_usage() {
+  std::string out;
+  for (const xmpp::ModuleDefinition* module : modules::builtin_modules()) {
+    for (const xmpp::ModuleCommand& command : module->commands) out += command.usage;
+    for (const xmpp::UserAddOption& option : module->user_add_options) out += option.usage;
+  }
+  return out;
+}
+
+const xmpp::UserAddOption* find_user_add_option(std::string_view flag) {
+  for (const xmpp::ModuleDefinition* module : modules::builtin_modules()) {
+    for (const xmpp::UserAddOption& option : module->user_add_options) {
+      if (option.flag == flag) return &option;
+    }
+  }
+  return nullptr;
+}
 
 std::optional<std::string> read_password() {
   std::string first;
@@ -125,6 +147,10 @@ class Context {
 
   const core::Config& config() const { return *config_; }
   const core::OptionRegistry& options() const { return options_; }
+  // For module commands: the config, and the database when they ask for it.
+  xmpp::CliContext cli() {
+    return {*config_, [this] { return database(); }};
+  }
 
  private:
   const Invocation& invocation_;
@@ -144,7 +170,20 @@ int report(const std::string& error, const std::string& success) {
   return kOk;
 }
 
-int user_command(Context& ctx, const std::vector<std::string>& args) {
+int user_command(Context& ctx, std::vector<std::string> args) {
+  // Module options of `user add` (--phone NUMBER ...), applied with the account.
+  std::vector<std::pair<const xmpp::UserAddOption*, std::string>> extras;
+  for (size_t i = 2; args.size() >= 2 && args[0] == "add" && i < args.size(); ++i) {
+    const xmpp::UserAddOption* option =
+        args[i].rfind("--", 0) == 0 ? find_user_add_option(std::string_view(args[i]).substr(2)) : nullptr;
+    if (!option || i + 1 >= args.size()) {
+      std::cerr << "parleyctl: unknown option '" << args[i] << "' for user add, or it lacks its value\n";
+      return kUsage;
+    }
+    extras.emplace_back(option, args[i + 1]);
+    args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+    --i;
+  }
   if (args.size() != 2) {
     std::cerr << "usage: parleyctl user add|passwd|del JID, or parleyctl user list HOST\n";
     return kUsage;
@@ -158,9 +197,11 @@ int user_command(Context& ctx, const std::vector<std::string>& args) {
     }
     store::PgSync* db = ctx.database();
     if (!db) return kFailed;
-    std::vector<std::string> users;
-    std::string error = xmpp::account_admin::list(*db, args[1], users);
-    for (const std::string& user : users) std::cout << user << "@" << args[1] << "\n";
+    std::vector<xmpp::account_admin::AccountListing> accounts;
+    std::string error = xmpp::account_admin::list(*db, args[1], accounts);
+    for (const auto& account : accounts) {
+      std::cout << account.username << "@" << args[1] << (account.being_deleted ? " (being deleted)" : "") << "\n";
+    }
     return report(error, {});
   }
   if (verb != "add" && verb != "passwd" && verb != "del") {
@@ -172,7 +213,12 @@ int user_command(Context& ctx, const std::vector<std::string>& args) {
   store::PgSync* db = ctx.database();
   if (!db) return kFailed;
   if (verb == "del") {
-    return report(xmpp::account_admin::remove(*db, jid->domain(), jid->node()), "deleted " + jid->str());
+    bool deleted = false;
+    std::string error =
+        xmpp::account_admin::request_removal(*db, jid->domain(), jid->node(), std::chrono::seconds(10), deleted);
+    return report(error, deleted ? "deleted " + jid->str()
+                                 : jid->str() + " can no longer log in; parleyd is not running, and deletes it "
+                                                "(telling its contacts) when it next starts");
   }
   std::optional<std::string> password = read_password();
   if (!password || password->empty()) {
@@ -181,7 +227,15 @@ int user_command(Context& ctx, const std::vector<std::string>& args) {
   }
   auto iterations = static_cast<uint32_t>(ctx.config().get_int("auth.scram_iterations"));
   if (verb == "add") {
-    return report(xmpp::account_admin::create(*db, jid->domain(), jid->node(), *password, iterations),
+    xmpp::CliContext cli = ctx.cli();
+    auto also = [&]() -> std::string {
+      for (const auto& [option, value] : extras) {
+        std::string error = option->apply(cli, *db, jid->domain(), jid->node(), value);
+        if (!error.empty()) return error;
+      }
+      return {};
+    };
+    return report(xmpp::account_admin::create(*db, jid->domain(), jid->node(), *password, iterations, also),
                   "created " + jid->str());
   }
   return report(xmpp::account_admin::set_password(*db, jid->domain(), jid->node(), *password, iterations),
@@ -225,7 +279,7 @@ int main(int argc, char** argv) {
     }
   }
   if (invocation.help || command.empty() || command == "help") {
-    std::cout << kUsageText;
+    std::cout << kUsageText << module_usage() << kUsageEnd;
     return command.empty() && !invocation.help ? kUsage : kOk;
   }
   Context ctx(invocation);
@@ -256,6 +310,14 @@ int main(int argc, char** argv) {
       return kUsage;
     }
     return kOk;
+  }
+  for (const xmpp::ModuleDefinition* module : modules::builtin_modules()) {
+    for (const xmpp::ModuleCommand& module_command : module->commands) {
+      if (module_command.name != command) continue;
+      if (!ctx.load_config()) return kUsage;
+      xmpp::CliContext cli = ctx.cli();
+      return module_command.run(cli, invocation.args);
+    }
   }
   std::cerr << "parleyctl: unknown command '" << command << "' (try --help)\n";
   return kUsage;

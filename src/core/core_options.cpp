@@ -18,7 +18,7 @@ void register_core_options(OptionRegistry& registry) {
                   .per_host = true});
     registry.add({.key = "modules_enabled", .type = OptionType::StringList,
                   .default_value = "[\"blocking\", \"disco\", \"last\", \"offline\", \"ping\", \"private\", "
-                                   "\"roster\", \"time\", \"vcard\", \"version\"]",
+                                   "\"proxy65\", \"register\", \"roster\", \"time\", \"upload\", \"vcard\", \"version\"]",
                   .doc = "Modules enabled for the host, by name. A disabled module's namespaces get "
                          "service-unavailable and its disco features disappear.",
                   .per_host = true});
@@ -89,12 +89,41 @@ void register_core_options(OptionRegistry& registry) {
                   .min = 4096, .max = 1'000'000,
                   .doc = "PBKDF2 iterations for newly stored SCRAM credentials (RFC 7677 asks for at least 4096)."});
 
+    registry.add({.key = "auth.credential_cache", .type = OptionType::Integer, .default_value = "10000",
+                  .min = 0, .max = 10'000'000,
+                  .doc = "Accounts whose SCRAM credentials stay in memory (most recently used first), so that a "
+                         "returning client's login needs no database query; 0 turns the cache off. Password "
+                         "changes and deletions, parleyctl's included, drop an account from it at once."});
+
     registry.add({.key = "auth.strict_channel_binding", .type = OptionType::Boolean, .default_value = "false",
                   .doc = "Refuse SCRAM when the client says it supports channel binding but did not use it ('y' flag) "
                          "although -PLUS is offered (RFC 5802 §6 downgrade protection). Off by default because clients "
                          "that only know tls-unique (which TLS 1.3 lacks), such as slixmpp 1.8, send 'y' and would be "
                          "refused.",
                   .per_host = true});
+
+    registry.add_section("http", "The HTTP server inside parleyd (HTTP/1.1, keep-alive), used by modules such as "
+                                 "upload (XEP-0363). HTTPS uses the hosts' certificates.");
+    registry.add({.key = "http.bind_addresses", .type = OptionType::StringList,
+                  .default_value = "[\"0.0.0.0\", \"::\"]", .min = 1,
+                  .doc = "Addresses the HTTP listeners bind to."});
+    registry.add({.key = "http.tls_port", .type = OptionType::Integer, .default_value = "5281",
+                  .min = 0, .max = 65535,
+                  .doc = "Port for HTTPS; 0 disables it."});
+    registry.add({.key = "http.port", .type = OptionType::Integer, .default_value = "0",
+                  .min = 0, .max = 65535,
+                  .doc = "Port for plain HTTP, meant for a TLS-terminating reverse proxy on the same machine "
+                         "(bind it to 127.0.0.1 then); 0 disables it."});
+    registry.add({.key = "http.external_url", .type = OptionType::String, .default_value = "\"\"",
+                  .doc = "Base URL clients use to reach this host's HTTP server, e.g. \"https://upload.example.org/\" "
+                         "behind a reverse proxy; empty means https://<host>:<http.tls_port>/.",
+                  .per_host = true});
+    registry.add({.key = "http.max_header_size", .type = OptionType::Size, .default_value = "\"16KiB\"",
+                  .min = 1024, .max = 1 << 20,
+                  .doc = "Largest request line plus headers accepted; larger requests get 431."});
+    registry.add({.key = "http.idle_timeout", .type = OptionType::Duration, .default_value = "\"60s\"",
+                  .min = 1'000, .max = 3'600'000,
+                  .doc = "An HTTP connection that neither sends nor takes a byte for this long is closed."});
 
     registry.add_section("limits", "Resource limits against abuse (RFC 6120 §13.12).");
     registry.add({.key = "limits.max_stanza_bytes", .type = OptionType::Size, .default_value = "\"256KiB\"",
@@ -112,7 +141,8 @@ void register_core_options(OptionRegistry& registry) {
                          "(docs/ARCHITECTURE.md, back-pressure)."});
     registry.add({.key = "limits.max_connections_per_ip", .type = OptionType::Integer, .default_value = "100",
                   .min = 1, .max = 100'000,
-                  .doc = "Concurrent client connections accepted from one IP address."});
+                  .doc = "Concurrent client connections accepted from one IP address, counted separately for "
+                         "XMPP and HTTP."});
     registry.add({.key = "limits.max_sessions_per_account", .type = OptionType::Integer, .default_value = "10",
                   .min = 1, .max = 1000,
                   .doc = "Concurrent resources one account may bind; one more gets <resource-constraint/>.",

@@ -53,7 +53,11 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       module_definitions_(modules),
       tls_(std::move(tls)),
       database_(std::make_unique<store::PgClient>(loop, std::move(database_conninfo))),
-      accounts_(*database_),
+      accounts_(*database_, *this,
+                [this](std::function<void()> work, std::function<void()> after) {
+                  run_off_loop(std::move(work), std::move(after));
+                }),
+      account_removal_(*this, accounts_),
       router_(*this),
       secret_(random_bytes(32)),
       reaper_(new uv_check_t),
@@ -63,6 +67,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
       static_cast<int>(config.get_int("limits.auth_failures_per_account")),
       std::chrono::duration_cast<std::chrono::seconds>(config.get_duration("limits.auth_failure_window")));
   max_output_buffer_ = config.get_size("limits.max_output_buffer");
+  accounts_.set_cache_capacity(static_cast<size_t>(config.get_int("auth.credential_cache")));
   uv_check_init(loop_, reaper_);
   reaper_->data = this;
   uv_timer_init(loop_, housekeeping_);
@@ -70,6 +75,7 @@ Worker::Worker(uv_loop_t* loop, const Config& config, Logger& log,
 }
 
 Worker::~Worker() {
+  http_.reset();
   c2s_.clear();
   graveyard_.clear();
   hosts_.clear();
@@ -86,6 +92,23 @@ uint32_t Worker::scram_iterations() const {
 }
 
 bool Worker::start(std::string& error) {
+  database_->set_state_hook([this](bool connected, std::string_view detail) {
+    if (!connected) {
+      log_.warn("database", 0, "database unavailable: ", detail);
+      return;
+    }
+    // Changes made while we were away were not notified.
+    accounts_.forget_all();
+    database_->query("LISTEN " + std::string(xmpp::kAccountChangesChannel), {}, [](store::PgResult&&) {});
+    // parleyctl looks for this name to know whether a server will act on its requests.
+    database_->query("SET application_name TO 'parleyd'", {}, [](store::PgResult&&) {});
+    // Hosts start after the first connection; requests then wait for them.
+    if (!hosts_.empty()) account_removal_.on_database_connected();
+  });
+  database_->set_notify_hook([this](std::string_view channel, std::string_view payload) {
+    if (channel == xmpp::kAccountChangesChannel) accounts_.forget(payload);
+    account_removal_.on_notify(channel);
+  });
   database_->start();
   // Clients are let in only once the database can answer them, so the first
   // logins after start-up don't fail for a connection still being made.
@@ -97,26 +120,90 @@ bool Worker::start(std::string& error) {
     uv_update_time(loop_);
   }
   if (!database_->connected()) log_.warn("worker", 0, "database not connected yet; serving anyway");
-  start_hosts();
+  if (std::string failed = start_hosts(); !failed.empty()) {
+    error = failed;
+    return false;
+  }
+  if (database_->connected()) account_removal_.on_database_connected();
   uv_timer_start(housekeeping_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->housekeeping(); }, 1000,
                  1000);
-  return open_listeners(error);
+  return open_listeners(error) && open_http(error);
 }
 
-void Worker::start_hosts() {
+net::HttpLimits Worker::http_limits() const {
+  return {config_->get_size("http.max_header_size"),
+          static_cast<uint64_t>(config_->get_duration("http.idle_timeout").count()),
+          config_->get_int("limits.max_connections_per_ip")};
+}
+
+bool Worker::open_http(std::string& error) {
+  http_ = std::make_unique<net::HttpServer>(
+      net_, http_routes_, http_limits(), [this] { return tls_->default_context(); },
+      [this](std::string_view line) { log_.warn("http", 0, line); });
+  struct Port {
+    const char* option;
+    bool tls;
+  };
+  for (Port port : {Port{"http.tls_port", true}, Port{"http.port", false}}) {
+    int64_t number = config_->get_int(port.option);
+    if (number == 0) continue;
+    for (const std::string& address : config_->get_list("http.bind_addresses")) {
+      if (!http_->listen(address, static_cast<uint16_t>(number), port.tls, error)) {
+        error = std::string(port.option) + " on " + address + ": " + error;
+        return false;
+      }
+      log_.info("worker", 0, "HTTP listening on ", address, " port ", number, port.tls ? " (TLS)" : " (plain)");
+    }
+  }
+  return true;
+}
+
+void Worker::add_component(std::string domain, xmpp::ComponentHandler handler) {
+  components_[std::move(domain)] = std::move(handler);
+}
+
+void Worker::remove_component(std::string_view domain) {
+  auto it = components_.find(domain);
+  if (it != components_.end()) components_.erase(it);
+}
+
+const xmpp::ComponentHandler* Worker::find_component(std::string_view domain) {
+  auto it = components_.find(domain);
+  return it == components_.end() ? nullptr : &it->second;
+}
+
+// A module that cannot start (its port is taken, two modules claim one
+// namespace) is logged and left out: on reload the server keeps running
+// without it; at start-up the first such error is returned and parleyd exits.
+std::string Worker::start_hosts() {
+  std::string first_error;
+  // The old modules stop before the new ones start; what they carry over a
+  // reload (ModuleContext::carried) is handed to their successors.
+  std::map<std::string, xmpp::HostContext::Carried> carried;
+  for (auto& [name, host] : hosts_) carried[name] = host->take_carried();
   hosts_.clear();
   std::vector<std::string> names = config_->hosts();
   default_host_ = names.empty() ? std::string() : names.front();
   for (const std::string& name : names) {
     auto host = std::make_unique<xmpp::HostContext>(name, *this);
+    host->inherit_carried(std::move(carried[name]));
     for (const std::string& wanted : config_->get_list("modules_enabled", name)) {
       for (const xmpp::ModuleDefinition* definition : module_definitions_) {
-        if (definition->name == wanted) host->start_module(*definition);
+        if (definition->name != wanted) continue;
+        try {
+          host->start_module(*definition);
+        } catch (const std::exception& e) {
+          std::string message = "module " + wanted + " for " + name + " not started: " + e.what();
+          log_.error("worker", 0, message);
+          if (first_error.empty()) first_error = message;
+        }
       }
     }
+    host->drop_carried_of_disabled();
     log_.info("worker", 0, "serving ", name);
     hosts_.emplace(name, std::move(host));
   }
+  return first_error;
 }
 
 bool Worker::open_listeners(std::string& error) {
@@ -160,8 +247,16 @@ void Worker::accept(std::unique_ptr<net::Connection> connection, bool direct_tls
   auto session = std::make_unique<xmpp::C2sSession>(*this, id, std::move(connection), direct_tls);
   xmpp::C2sSession& ref = *session;
   c2s_.emplace(id, std::move(session));
-  negotiation_deadlines_.emplace_back(uv_now(loop_) + config_->get_duration("c2s.negotiation_timeout").count(), id);
+  extend_negotiation(ref);
   ref.start();
+}
+
+void Worker::extend_negotiation(xmpp::C2sSession& session, std::chrono::milliseconds at_least) {
+  auto timeout = std::max<int64_t>(config_->get_duration("c2s.negotiation_timeout").count(), at_least.count());
+  uint64_t deadline = uv_now(loop_) + static_cast<uint64_t>(timeout);
+  if (deadline <= session.negotiation_deadline()) return;
+  session.set_negotiation_deadline(deadline);
+  negotiation_deadlines_.emplace(deadline, session.id());
 }
 
 void Worker::housekeeping() {
@@ -178,11 +273,12 @@ void Worker::housekeeping() {
 
 void Worker::expire_negotiations() {
   uint64_t now = uv_now(loop_);
-  while (!negotiation_deadlines_.empty() && negotiation_deadlines_.front().first <= now) {
-    uint64_t id = negotiation_deadlines_.front().second;
-    negotiation_deadlines_.pop_front();
+  while (!negotiation_deadlines_.empty() && negotiation_deadlines_.top().first <= now) {
+    uint64_t id = negotiation_deadlines_.top().second;
+    negotiation_deadlines_.pop();
     xmpp::C2sSession* session = find_c2s(id);
-    if (session && !session->bound()) {
+    // A session whose deadline moved on has a later entry further back.
+    if (session && !session->bound() && session->negotiation_deadline() <= now) {
       session->close_with_stream_error("connection-timeout", "negotiation took too long");
     }
   }
@@ -246,6 +342,7 @@ void Worker::run_off_loop(std::function<void()> work, std::function<void()> afte
 void Worker::shutdown(std::function<void()> done) {
   shutting_down_ = true;
   listeners_.clear();
+  if (http_) http_->close_listeners();
   std::vector<xmpp::C2sSession*> open;
   for (auto& [id, session] : c2s_) open.push_back(session.get());
   for (xmpp::C2sSession* session : open) session->close_stream();
@@ -264,6 +361,8 @@ void Worker::shutdown(std::function<void()> done) {
 void Worker::reload(const Config& config, std::shared_ptr<net::TlsContextSet> tls) {
   config_ = &config;
   max_output_buffer_ = config.get_size("limits.max_output_buffer");
+  if (http_) http_->set_limits(http_limits());
+  accounts_.set_cache_capacity(static_cast<size_t>(config.get_int("auth.credential_cache")));
   tls_ = std::move(tls);
   // New dns.* settings apply to lookups started from now on.
   resolver_.reset();

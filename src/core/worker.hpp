@@ -4,7 +4,8 @@
 // and the router. Server -> Worker -> Session is the ownership chain
 // (DESIGN.md "State and scale"); nothing here is global.
 #include <cstdint>
-#include <deque>
+#include <chrono>
+#include <queue>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,11 +18,13 @@
 #include <uv.h>
 
 #include "net/connection.hpp"
+#include "net/http_server.hpp"
 #include "net/listener.hpp"
 #include "net/net_loop.hpp"
 #include "net/resolver.hpp"
 #include "net/tls_context.hpp"
 #include "store/pg_client.hpp"
+#include "xmpp/account_removal.hpp"
 #include "xmpp/accounts.hpp"
 #include "xmpp/auth_throttle.hpp"
 #include "xmpp/c2s_session.hpp"
@@ -60,11 +63,19 @@ class Worker final : public xmpp::Services {
   xmpp::HostContext* find_host(std::string_view domain) override;
   xmpp::SessionRegistry& sessions() override { return sessions_; }
   net::NetLoop& net() override { return net_; }
+  net::HttpRoutes& http_routes() override { return http_routes_; }
+  void add_component(std::string domain, xmpp::ComponentHandler handler) override;
+  void remove_component(std::string_view domain) override;
+  const xmpp::ComponentHandler* find_component(std::string_view domain) override;
+  void delete_account(const std::string& host, const std::string& username,
+                      std::function<void(std::string error)> done) override {
+    account_removal_.remove(host, username, std::move(done));
+  }
   net::Resolver* resolver() override;
   xmpp::ModuleState& shared_state(std::string_view key, const SharedStateFactory& make) override;
 
   // What sessions need from their worker.
-  xmpp::AccountStore& accounts() { return accounts_; }
+  xmpp::AccountStore& accounts() override { return accounts_; }
   xmpp::AuthThrottle& auth_throttle() { return *auth_throttle_; }
   SSL_CTX* tls_context() { return tls_->default_context(); }
   const std::string& default_host() const { return default_host_; }
@@ -73,6 +84,10 @@ class Worker final : public xmpp::Services {
   // limits.max_output_buffer, read once per config: it is checked per delivered stanza.
   uint64_t max_output_buffer() const { return max_output_buffer_; }
   xmpp::C2sSession* find_c2s(uint64_t id);
+  // Gives a session still negotiating c2s.negotiation_timeout from now, or
+  // `at_least` if longer: on accept, and whenever a module answered an IQ it
+  // sent before authenticating (a sign-up waiting for its SMS code).
+  void extend_negotiation(xmpp::C2sSession& session, std::chrono::milliseconds at_least = {});
   // Destroys the session on the next loop turn, outside its own callbacks.
   void retire(uint64_t id);
   // Runs `work` on libuv's thread pool, then `after` back on this loop.
@@ -81,8 +96,10 @@ class Worker final : public xmpp::Services {
 
  private:
   bool open_listeners(std::string& error);
+  bool open_http(std::string& error);
+  net::HttpLimits http_limits() const;
   void accept(std::unique_ptr<net::Connection> connection, bool direct_tls);
-  void start_hosts();
+  std::string start_hosts();  // the first module start failure, if any
   static void on_reap(uv_check_t* handle);
   // Once a second: negotiation deadlines and client liveness.
   void housekeeping();
@@ -96,12 +113,17 @@ class Worker final : public xmpp::Services {
   std::shared_ptr<net::TlsContextSet> tls_;
   std::unique_ptr<store::PgClient> database_;
   xmpp::AccountStore accounts_;
+  xmpp::AccountRemoval account_removal_;
   std::unique_ptr<xmpp::AuthThrottle> auth_throttle_;
   xmpp::SessionRegistry sessions_;
   xmpp::Router router_;
   std::string default_host_;
   std::string secret_;
+  // Filled by modules; declared before hosts_ so they outlive the modules.
+  net::HttpRoutes http_routes_;
+  std::map<std::string, xmpp::ComponentHandler, std::less<>> components_;
   std::map<std::string, std::unique_ptr<xmpp::HostContext>, std::less<>> hosts_;
+  std::unique_ptr<net::HttpServer> http_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   std::map<std::string, std::unique_ptr<xmpp::ModuleState>, std::less<>> shared_states_;
   std::unique_ptr<net::Resolver> resolver_;  // made on first use, again after a reload
@@ -109,9 +131,10 @@ class Worker final : public xmpp::Services {
   std::vector<std::unique_ptr<xmpp::C2sSession>> graveyard_;
   uv_check_t* reaper_;        // freed in its close callback
   uv_timer_t* housekeeping_;  // likewise
-  // Sessions in accept order with their negotiation deadline (the timeout is
-  // the same for all, so the queue stays sorted).
-  std::deque<std::pair<uint64_t, uint64_t>> negotiation_deadlines_;
+  // Unauthenticated sessions by deadline, earliest first (a session may
+  // appear again with a later one: the older entry is then ignored).
+  std::priority_queue<std::pair<uint64_t, uint64_t>, std::vector<std::pair<uint64_t, uint64_t>>, std::greater<>>
+      negotiation_deadlines_;
   std::unordered_map<std::string, int> connections_per_ip_;
   uint64_t max_output_buffer_ = 0;
   uint64_t next_session_id_ = 1;

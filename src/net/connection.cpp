@@ -289,7 +289,13 @@ void Connection::on_write(uv_write_t* req, int status) {
     Connection* self = owner_of(reinterpret_cast<uv_handle_t*>(req->handle));
     if (self == nullptr) return;
     self->in_flight_ -= request->bytes.size();
-    if (status < 0 && status != UV_ECANCELED) self->finish(uv_reason("write error", status));
+    if (status < 0 && status != UV_ECANCELED) {
+        self->finish(uv_reason("write error", status));
+        return;
+    }
+    if (self->pending_output_bytes() == 0 && self->handler_ != nullptr && !self->closing_) {
+        self->notify([](ConnectionHandler& handler) { handler.on_output_drained(); });
+    }
 }
 
 void Connection::on_shutdown(uv_shutdown_t* req, int status) {

@@ -26,6 +26,10 @@ struct ConnectionHandler {
     // I/O or TLS error, or the end of close()/abort(). Called exactly once,
     // never from inside a Connection method called by the owner.
     virtual void on_closed(std::string_view reason) = 0;
+    // Every byte written so far was taken by the kernel (pending_output_bytes()
+    // fell to 0): a handler streaming a large body (HTTP downloads, relayed
+    // bytestreams) writes its next piece here instead of buffering it all.
+    virtual void on_output_drained() {}
 
 protected:
     ~ConnectionHandler() = default;

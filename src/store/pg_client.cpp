@@ -191,14 +191,43 @@ bool PgClient::watch_socket(int events) {
 // ---- requests -----------------------------------------------------------
 
 void PgClient::execute(const PgStatement& statement, PgParams params, Done done) {
-    submit(&statement, nullptr, std::move(params), std::move(done));
+    std::vector<Command> commands;
+    commands.push_back({&statement, std::move(params)});
+    submit(std::move(commands), nullptr, std::move(done));
 }
 
 void PgClient::query(std::string sql, PgParams params, Done done) {
-    submit(nullptr, &sql, std::move(params), std::move(done));
+    std::vector<Command> commands;
+    commands.push_back({nullptr, std::move(params)});
+    submit(std::move(commands), &sql, std::move(done));
 }
 
-void PgClient::submit(const PgStatement* statement, const std::string* sql, PgParams params, Done done) {
+void PgClient::transaction(std::vector<Command> commands, Done done) {
+    submit(std::move(commands), nullptr, std::move(done));
+}
+
+bool PgClient::send_command(Pending& pending, const PgStatement* statement, const std::string* sql,
+                            const PgParams& params) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
+    const int count = static_cast<int>(values.size());
+    if (statement == nullptr) {
+        pending.prepares.emplace_back();
+        return PQsendQueryParams(conn_, sql->c_str(), count, nullptr, values.data(), nullptr, nullptr, 0) != 0;
+    }
+    std::string name(statement->name);
+    if (!prepared_.contains(name)) {
+        // nParams = 0: the server infers parameter types from the SQL.
+        if (PQsendPrepare(conn_, name.c_str(), std::string(statement->sql).c_str(), 0, nullptr) == 0) return false;
+        prepared_.insert(name);
+        pending.prepares.push_back(name);
+    }
+    pending.prepares.emplace_back();
+    return PQsendQueryPrepared(conn_, name.c_str(), count, values.data(), nullptr, nullptr, 0) != 0;
+}
+
+void PgClient::submit(std::vector<Command> commands, const std::string* sql, Done done) {
     if (state_ == State::closed) {
         done(PgResult::temporary_failure("database client closed"));
         return;
@@ -209,32 +238,16 @@ void PgClient::submit(const PgStatement* statement, const std::string* sql, PgPa
         defer(std::move(batch));
         return;
     }
-    std::vector<const char*> values;
-    values.reserve(params.size());
-    for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
-    const int count = static_cast<int>(values.size());
-
     Pending pending;
     pending.done = std::move(done);
-    int sent = 1;
-    if (statement != nullptr) {
-        std::string name(statement->name);
-        if (!prepared_.contains(name)) {
-            // nParams = 0: the server infers parameter types from the SQL.
-            sent = PQsendPrepare(conn_, name.c_str(), std::string(statement->sql).c_str(), 0, nullptr);
-            if (sent) {
-                prepared_.insert(name);
-                pending.prepared_name = name;
-            }
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        if (!send_command(pending, commands[i].statement, sql, commands[i].params)) {
+            // The request still gets its own sync so the FIFO stays aligned.
+            pending.failed = true;
+            pending.result.error = trimmed(PQerrorMessage(conn_));
+            break;
         }
-        if (sent) sent = PQsendQueryPrepared(conn_, name.c_str(), count, values.data(), nullptr, nullptr, 0);
-    } else {
-        sent = PQsendQueryParams(conn_, sql->c_str(), count, nullptr, values.data(), nullptr, nullptr, 0);
-    }
-    if (!sent) {
-        // The request still gets its own sync so the FIFO stays aligned.
-        pending.failed = true;
-        pending.result.error = trimmed(PQerrorMessage(conn_));
+        if (i == 0) pending.kept_index = pending.prepares.size() - 1;  // after its PREPARE, if any
     }
     pending_.push_back(std::move(pending));
     if (PQpipelineSync(conn_) != 1) {
@@ -258,8 +271,9 @@ void PgClient::flush_output(Batch& batch) {
 }
 
 // Reads every complete result libpq has buffered and matches it to the
-// oldest pending request. Per request the stream is: [PREPARE result, NULL,]
-// query result(s), NULL, PIPELINE_SYNC.
+// oldest pending request. Per request the stream is, for each command,
+// [PREPARE result, NULL,] query result(s), NULL; then PIPELINE_SYNC. After a
+// failure the remaining commands of the request answer PIPELINE_ABORTED.
 void PgClient::collect_results(Batch& batch) {
     while (!pending_.empty() && conn_ != nullptr && !PQisBusy(conn_)) {
         PGresult* result = PQgetResult(conn_);
@@ -276,20 +290,29 @@ void PgClient::collect_results(Batch& batch) {
             pending_.pop_front();
             continue;
         }
-        const bool is_prepare = !front.prepared_name.empty() && front.command_index == 0;
+        const bool is_prepare =
+            front.command_index < front.prepares.size() && !front.prepares[front.command_index].empty();
+        // A PREPARE that failed, or was skipped after an earlier failure in
+        // the same transaction, must be sent again on the next use.
+        if (is_prepare && status != PGRES_COMMAND_OK) prepared_.erase(front.prepares[front.command_index]);
         if (!front.failed) {
             PgResult converted = convert_pg_result(result);
             if (!converted.ok) {
                 front.failed = true;
                 front.result = std::move(converted);
-                // A failed PREPARE must be retried on the next use.
-                if (is_prepare) prepared_.erase(front.prepared_name);
-            } else if (!is_prepare) {
+            } else if (front.command_index == front.kept_index) {
                 front.result = std::move(converted);
             }
         }
         PQclear(result);
         if (PQstatus(conn_) == CONNECTION_BAD) break;
+    }
+}
+
+void PgClient::collect_notifications(Batch& batch) {
+    while (PGnotify* notify = PQnotifies(conn_)) {
+        batch.notifications.emplace_back(notify->relname, notify->extra != nullptr ? notify->extra : "");
+        PQfreemem(notify);
     }
 }
 
@@ -310,6 +333,7 @@ void PgClient::on_poll(int status, int events) {
                     lose_connection(trimmed(PQerrorMessage(conn_)), batch);
                 } else {
                     collect_results(batch);
+                    collect_notifications(batch);
                     if (want_write_) flush_output(batch);
                 }
             }
@@ -322,8 +346,9 @@ void PgClient::on_poll(int status, int events) {
 }
 
 void PgClient::defer(Batch&& batch) {
-    if (batch.completions.empty() && !batch.state_changed) return;
+    if (batch.completions.empty() && batch.notifications.empty() && !batch.state_changed) return;
     for (auto& completion : batch.completions) deferred_.completions.push_back(std::move(completion));
+    for (auto& notification : batch.notifications) deferred_.notifications.push_back(std::move(notification));
     if (batch.state_changed) {
         // Only the latest state matters to the hook.
         deferred_.state_changed = true;
@@ -360,6 +385,10 @@ void PgClient::dispatch(Batch& batch) {
     for (auto& completion : batch.completions) {
         if (destroyed) break;
         if (completion.done) guarded([&] { completion.done(std::move(completion.result)); });
+    }
+    for (const auto& [channel, payload] : batch.notifications) {
+        if (destroyed) break;
+        if (notify_hook_) guarded([&] { notify_hook_(channel, payload); });
     }
     if (destroyed) {
         if (outer != nullptr) *outer = true;

@@ -43,6 +43,9 @@ public:
     // failed attempt or lost connection (connected=false, detail = reason).
     using StateHook = std::function<void(bool connected, std::string_view detail)>;
     using LogHook = std::function<void(std::string_view)>;
+    // A NOTIFY on a channel this connection LISTENs to (LISTEN again after
+    // each reconnect, from the state hook).
+    using NotifyHook = std::function<void(std::string_view channel, std::string_view payload)>;
 
     static constexpr std::uint64_t kInitialBackoffMs = 100;
     static constexpr std::uint64_t kMaxBackoffMs = 5000;
@@ -55,6 +58,7 @@ public:
 
     void set_state_hook(StateHook hook) { state_hook_ = std::move(hook); }
     void set_log_hook(LogHook hook) { log_hook_ = std::move(hook); }
+    void set_notify_hook(NotifyHook hook) { notify_hook_ = std::move(hook); }
 
     // Starts connecting (non-blocking). PQconnectStart resolves a host *name*
     // with a blocking getaddrinfo(): use a Unix socket path (embedded mode)
@@ -66,6 +70,16 @@ public:
     void execute(const PgStatement& statement, PgParams params, Done done);
     // Runs one unprepared statement with parameters.
     void query(std::string sql, PgParams params, Done done);
+
+    // Runs named statements as one transaction: they share a pipeline sync,
+    // so PostgreSQL runs them in one implicit transaction and a failure
+    // rolls back those before it and skips those after. `done` gets the
+    // failing statement's result, or on success the first statement's.
+    struct Command {
+        const PgStatement* statement;
+        PgParams params;
+    };
+    void transaction(std::vector<Command> commands, Done done);
 
     bool connected() const { return state_ == State::connected; }
     // Requests sent and still waiting for their result.
@@ -87,19 +101,25 @@ private:
     struct Pending {
         Done done;
         PgResult result;
-        std::string prepared_name;  // set when this request carries the PREPARE
-        int command_index = 0;      // commands of this request already finished
+        // By command index: the statement a PREPARE command creates, or ""
+        // for the statements themselves.
+        std::vector<std::string> prepares;
+        std::size_t command_index = 0;  // commands of this request already finished
+        std::size_t kept_index = 0;     // the command whose result `done` gets
         bool failed = false;
     };
     // Callbacks gathered while inside libpq, run once we are out of it.
     struct Batch {
         std::vector<Completion> completions;
+        std::vector<std::pair<std::string, std::string>> notifications;  // channel, payload
         bool state_changed = false;
         bool now_connected = false;
         std::string detail;
     };
 
-    void submit(const PgStatement* statement, const std::string* sql, PgParams params, Done done);
+    void submit(std::vector<Command> commands, const std::string* sql, Done done);
+    // Queues one statement (and its PREPARE on first use); false if libpq refused.
+    bool send_command(Pending& pending, const PgStatement* statement, const std::string* sql, const PgParams& params);
     void begin_connect();
     void advance_connect(Batch& batch);
     void on_connected(Batch& batch);
@@ -110,6 +130,7 @@ private:
     bool watch_socket(int events);
     void flush_output(Batch& batch);
     void collect_results(Batch& batch);
+    void collect_notifications(Batch& batch);
     void on_poll(int status, int events);
     void on_idle();
     void dispatch(Batch& batch);
@@ -132,6 +153,7 @@ private:
     std::unordered_set<std::string> prepared_;
     StateHook state_hook_;
     LogHook log_hook_;
+    NotifyHook notify_hook_;
     bool* destroyed_flag_ = nullptr;  // lets dispatch() notice its own destruction
 };
 

@@ -31,9 +31,12 @@ std::optional<std::string> C2sSession::channel_binding(std::string_view type) co
 }
 
 xml::Element C2sSession::mechanisms_feature() const {
-  xml::Element mechanisms("mechanisms", std::string(ns::sasl));
+  return offered_mechanisms(xml::Element("mechanisms", std::string(ns::sasl)));
+}
+
+xml::Element C2sSession::offered_mechanisms(xml::Element mechanisms) const {
   auto add = [&](std::string_view name) {
-    mechanisms.append(xml::Element("mechanism", std::string(ns::sasl))).append_text(name);
+    mechanisms.append(xml::Element("mechanism", mechanisms.ns())).append_text(name);
   };
   bool plus = channel_binding("tls-exporter") || channel_binding("tls-server-end-point");
   if (plus) {
@@ -115,7 +118,7 @@ void C2sSession::sasl_auth(const xml::Element& auth) {
   scram_->offers_plus = offers_plus;
   if (!initial || initial->empty()) {
     // No initial response: an empty challenge asks for the client-first message.
-    write_element(xml::Element("challenge", std::string(ns::sasl)));
+    sasl_challenge({});
     return;
   }
   sasl_scram_first(*initial);
@@ -168,10 +171,7 @@ void C2sSession::sasl_scram_first(std::string_view message) {
         lookup.credential ? *lookup.credential
                           : sasl::fake_scram_credential(hash, self->scram_->username, worker.secret(),
                                                         worker.scram_iterations());
-    std::string challenge = self->scram_->server->server_first(credential);
-    xml::Element element("challenge", std::string(ns::sasl));
-    element.append_text(core::base64_encode(challenge));
-    self->write_element(element);
+    self->sasl_challenge(self->scram_->server->server_first(credential));
   });
 }
 
@@ -263,14 +263,24 @@ void C2sSession::sasl_plain(std::string_view message) {
       });
 }
 
+void C2sSession::sasl_challenge(std::string_view data) {
+  xml::Element element("challenge", std::string(sasl2_ ? ns::sasl2 : ns::sasl));
+  if (!data.empty()) element.append_text(core::base64_encode(data));
+  write_element(element);
+}
+
 void C2sSession::sasl_success(std::string_view username, std::string_view additional_data) {
-  xml::Element success("success", std::string(ns::sasl));
-  if (!additional_data.empty()) success.append_text(core::base64_encode(additional_data));
-  write_element(success);
   worker_.auth_throttle().record_success(remote_ip_, host_, username);
   authenticated_ = true;
   username_ = std::string(username);
   worker_.log().info("c2s", id(), "authenticated as ", username_, "@", host_);
+  if (sasl2_) {
+    sasl2_success(additional_data);
+    return;
+  }
+  xml::Element success("success", std::string(ns::sasl));
+  if (!additional_data.empty()) success.append_text(core::base64_encode(additional_data));
+  write_element(success);
   // RFC 6120 §6.4.6: the client restarts the stream over the same TLS layer.
   restart_stream();
 }
@@ -282,10 +292,14 @@ void C2sSession::sasl_failed_attempt(std::string_view username, std::string_view
 }
 
 void C2sSession::sasl_failure(SaslCondition condition, std::string_view text) {
-  xml::Element failure("failure", std::string(ns::sasl));
-  failure.append(xml::Element(std::string(sasl::sasl_condition_name(condition)), std::string(ns::sasl)));
-  if (!text.empty()) failure.append(xml::Element("text", std::string(ns::sasl))).append_text(text);
-  write_element(failure);
+  if (sasl2_) {
+    sasl2_failure(condition, text);
+  } else {
+    xml::Element failure("failure", std::string(ns::sasl));
+    failure.append(xml::Element(std::string(sasl::sasl_condition_name(condition)), std::string(ns::sasl)));
+    if (!text.empty()) failure.append(xml::Element("text", std::string(ns::sasl))).append_text(text);
+    write_element(failure);
+  }
   // RFC 6120 §6.4.5: a server may limit retries; then it closes the stream.
   if (condition != SaslCondition::Aborted && ++sasl_failures_ >= kMaxFailuresPerConnection) {
     close_with_stream_error("policy-violation", "too many failed authentication attempts");

@@ -175,6 +175,7 @@ void C2sSession::send_features() {
   if (!authenticated_) {
     if (tls_ || !tls_required) {
       features.append(mechanisms_feature());
+      features.append(sasl2_feature());
       if (tls_) {
         // XEP-0440: tell the client which channel-binding types we support.
         xml::Element cb("sasl-channel-binding", std::string(ns::sasl_channel_binding));
@@ -193,7 +194,7 @@ void C2sSession::send_features() {
     session.append(xml::Element("optional", std::string(ns::session)));
   }
   if (HostContext* host = worker_.find_host(host_)) {
-    StreamFeaturesEvent event{*this, features, authenticated_};
+    StreamFeaturesEvent event{*this, features, authenticated_, tls_};
     host->hooks().fire(events::stream_features, event);
   }
   write_element(features);
@@ -209,12 +210,41 @@ void C2sSession::on_stanza(xml::Element&& element) {
     handle_sasl(element);
     return;
   }
+  if (element.ns() == ns::sasl2) {
+    handle_sasl2(element);
+    return;
+  }
   if (!authenticated_ || sasl_busy_) {
+    if (!authenticated_ && !sasl_busy_ && offer_unauthenticated_iq(element)) return;
     // RFC 6120 §4.9.3.12: stanzas before authentication.
     close_with_stream_error("not-authorized", "authenticate first");
     return;
   }
   handle_stanza(std::move(element));
+}
+
+// XEP-0077 in-band registration: modules may answer IQs before SASL.
+bool C2sSession::offer_unauthenticated_iq(const xml::Element& element) {
+  HostContext* host = worker_.find_host(host_);
+  if (!host || element.name() != "iq" || element.ns() != ns::client) return false;
+  std::string_view type = element.attr("type");
+  if (element.attr("id").empty() || (type != "get" && type != "set") || element.element_count() != 1) return false;
+  core::Worker& worker = worker_;
+  uint64_t session_id = id();
+  UnauthenticatedIqEvent event{*host, element, tls_, remote_ip_, [&worker, session_id](const xml::Element& answer) {
+                                 C2sSession* self = worker.find_c2s(session_id);
+                                 if (self && !self->authenticated_) self->send(answer);
+                               }};
+  try {
+    bool handled = host->hooks().fire(events::unauthenticated_iq, event) == HookResult::Handled;
+    if (handled) worker_.extend_negotiation(*this, event.keep_open);
+    return handled;
+  } catch (const std::exception& e) {
+    // STYLE.md principle 10: a failing handler costs one stanza.
+    worker_.log().error("c2s", id(), "handler for ", events::unauthenticated_iq.name, " failed: ", e.what());
+    write_element(make_error_reply(element, errors::internal_server_error));
+    return true;
+  }
 }
 
 void C2sSession::on_stream_close() {
@@ -348,17 +378,33 @@ void C2sSession::handle_bind(const xml::Element& iq) {
   const xml::Element* bind = iq.first_child("bind", ns::bind);
   std::string resource;
   if (const xml::Element* r = bind->first_child("resource", ns::bind)) resource = r->text();
-  if (resource.empty()) resource = random_token(8);
-  std::optional<Jid> full = Jid::make(username_, host_, resource);
-  if (!full) {
+  std::string refused = bind_resource(std::move(resource));
+  if (refused == "bad-request") {
     write_element(make_error_reply(iq, errors::bad_request, "that resource is not valid"));
     return;
   }
+  if (!refused.empty()) {
+    write_element(make_error_reply(iq, errors::resource_constraint, "too many sessions for this account"));
+    return;
+  }
+  xml::Element result = make_iq_result(iq);
+  result.remove_attr("to");
+  xml::Element& b = result.append(xml::Element("bind", std::string(ns::bind)));
+  b.append(xml::Element("jid", std::string(ns::bind))).append_text(jid().str());
+  write_element(result);
+  announce_bound();
+}
+
+std::string C2sSession::random_resource() { return random_token(8); }
+
+std::string C2sSession::bind_resource(std::string resource) {
+  if (resource.empty()) resource = random_resource();
+  std::optional<Jid> full = Jid::make(username_, host_, resource);
+  if (!full) return "bad-request";
   // RFC 6120 §7.6.2.1: too many resources for one account.
   auto max_sessions = static_cast<size_t>(worker_.config().get_int("limits.max_sessions_per_account", host_));
   if (worker_.sessions().resources(full->bare()).size() >= max_sessions && !worker_.sessions().find(*full)) {
-    write_element(make_error_reply(iq, errors::resource_constraint, "too many sessions for this account"));
-    return;
+    return "resource-constraint";
   }
   set_jid(*full);
   bound_ = true;
@@ -367,11 +413,11 @@ void C2sSession::handle_bind(const xml::Element& iq) {
     previous->close_with_stream_error("conflict", "replaced by a new session with the same resource");
   }
   worker_.log().info("c2s", id(), "bound ", jid().str());
-  xml::Element result = make_iq_result(iq);
-  result.remove_attr("to");
-  xml::Element& b = result.append(xml::Element("bind", std::string(ns::bind)));
-  b.append(xml::Element("jid", std::string(ns::bind))).append_text(jid().str());
-  write_element(result);
+  return {};
+}
+
+// Modules hear of the session once the client knows its JID.
+void C2sSession::announce_bound() {
   if (HostContext* host = worker_.find_host(host_)) {
     SessionEvent event{*this, *host};
     host->hooks().fire(events::session_bound, event);

@@ -1,8 +1,10 @@
 #pragma once
 // A client-to-server session (RFC 6120): one TCP connection, its stream
 // parser, and the negotiation state machine
-//   stream open -> STARTTLS -> stream open -> SASL -> stream open -> bind -> stanzas.
-// Stream-level logic lives in c2s_session.cpp, SASL in c2s_sasl.cpp.
+//   stream open -> STARTTLS -> stream open -> SASL -> stream open -> bind -> stanzas,
+// or with SASL2 and Bind2 (XEP-0388, XEP-0386)
+//   stream open -> STARTTLS -> stream open -> SASL2 with inline bind -> stanzas.
+// Stream-level logic lives in c2s_session.cpp, SASL in c2s_sasl.cpp and c2s_sasl2.cpp.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -41,6 +43,9 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void check_liveness(uint64_t now_ms, uint64_t interval_ms, uint64_t timeout_ms);
   bool closed() const { return state_ == State::Closed; }
   bool bound() const { return bound_; }
+  // When an unauthenticated stream is closed (Worker::extend_negotiation).
+  uint64_t negotiation_deadline() const { return negotiation_deadline_ms_; }
+  void set_negotiation_deadline(uint64_t ms) { negotiation_deadline_ms_ = ms; }
   const std::string& remote_ip() const { return remote_ip_; }
 
  private:
@@ -63,6 +68,8 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void handle_bind(const xml::Element& iq);
   void handle_session_iq(const xml::Element& iq);
   void handle_stanza(xml::Element&& element);
+  // Offers a pre-authentication IQ to modules; true if one handled it.
+  bool offer_unauthenticated_iq(const xml::Element& element);
   // True if `iq` answers our liveness ping (then it is consumed).
   bool answers_ping(const xml::Element& iq);
   void write_element(const xml::Element& element);
@@ -79,7 +86,21 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void sasl_success(std::string_view username, std::string_view additional_data);
   void sasl_failure(sasl::SaslCondition condition, std::string_view text = {});
   void sasl_failed_attempt(std::string_view username, std::string_view text = {});
+  void sasl_challenge(std::string_view data);
+  // XEP-0388 SASL2 with XEP-0386 Bind2 (c2s_sasl2.cpp): the same mechanisms,
+  // other framing, no stream restart, and the resource bound inline.
+  void handle_sasl2(const xml::Element& element);
+  void sasl2_success(std::string_view additional_data);
+  void sasl2_failure(sasl::SaslCondition condition, std::string_view text);
   xml::Element mechanisms_feature() const;
+  // The mechanisms on offer, appended as <mechanism/> in the container's namespace.
+  xml::Element offered_mechanisms(xml::Element mechanisms) const;
+  xml::Element sasl2_feature() const;
+  // Binds `resource` (a random one if empty); empty string on success, else
+  // the condition refusing it (RFC 6120 §7.6.2).
+  std::string bind_resource(std::string resource);
+  static std::string random_resource();
+  void announce_bound();
   std::optional<std::string> channel_binding(std::string_view type) const;
 
   core::Worker& worker_;
@@ -96,6 +117,7 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   std::string remote_ip_;
   int sasl_failures_ = 0;
   uint64_t last_input_ms_ = 0;
+  uint64_t negotiation_deadline_ms_ = 0;
   std::string ping_id_;  // the server ping awaiting an answer, if any
   uint64_t ping_sent_ms_ = 0;
 
@@ -108,6 +130,12 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
     std::string username;
   };
   std::optional<ScramExchange> scram_;
+  // Set while a SASL2 <authenticate/> is under way.
+  struct Sasl2Exchange {
+    bool bind = false;       // Bind2 requested inline
+    std::string tag;         // the client's <tag/>, the start of the resource
+  };
+  std::optional<Sasl2Exchange> sasl2_;
   bool sasl_busy_ = false;  // a database or PBKDF2 step is under way
 };
 

@@ -2,6 +2,9 @@
 // The events the core fires and modules hook (docs/MODULES.md lists them with
 // what handling each one means). Event objects are mutable: a handler may
 // change the stanza, or veto by returning Handled / clearing `allowed`.
+#include <functional>
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "xml/element.hpp"
@@ -35,17 +38,39 @@ struct SessionEvent {
 };
 
 // user/creating may be vetoed: set allowed = false and give a reason.
+// user/deleting runs while the account's rows still exist: a handler with
+// asynchronous work to finish first (telling contacts, removing files)
+// copies `hold` into that work and drops it when done; the rows are removed
+// once every copy is gone.
 struct UserEvent {
   HostContext& host;
   std::string username;
   bool allowed = true;
-  std::string reason;
+  std::string reason{};
+  std::shared_ptr<void> hold{};
 };
 
 struct StreamFeaturesEvent {
   Session& session;
   xml::Element& features;
   bool authenticated;
+  bool encrypted;  // TLS is in place on this stream
+};
+
+// An IQ a client sent before authenticating. RFC 6120 §4.9.3.12 closes such
+// streams, but XEP-0077 in-band registration happens exactly there; a module
+// that handles the IQ returns Handled, otherwise the stream is closed.
+// `reply` may be called later (after a database round trip): it writes the
+// answer if the stream is still open and does nothing otherwise.
+struct UnauthenticatedIqEvent {
+  HostContext& host;
+  const xml::Element& iq;
+  bool encrypted;
+  std::string remote_ip;
+  std::function<void(const xml::Element&)> reply;
+  // A handler may keep the unauthenticated stream open this long from now
+  // (beyond c2s.negotiation_timeout): a sign-up waiting for its SMS code.
+  std::chrono::milliseconds keep_open{0};
 };
 
 namespace events {
@@ -72,9 +97,11 @@ inline constexpr EventKey<SessionEvent> session_closed{"session/closed"};
 
 inline constexpr EventKey<UserEvent> user_creating{"user/creating"};
 inline constexpr EventKey<UserEvent> user_created{"user/created"};
+inline constexpr EventKey<UserEvent> user_deleting{"user/deleting"};
 inline constexpr EventKey<UserEvent> user_deleted{"user/deleted"};
 
 inline constexpr EventKey<StreamFeaturesEvent> stream_features{"stream/features"};
+inline constexpr EventKey<UnauthenticatedIqEvent> unauthenticated_iq{"iq/unauthenticated"};
 }  // namespace events
 
 }  // namespace parley::xmpp

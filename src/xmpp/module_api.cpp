@@ -55,11 +55,19 @@ void HostContext::start_module(const ModuleDefinition& definition) {
   enabled_modules_.emplace_back(definition.name);
 }
 
+void HostContext::drop_carried_of_disabled() {
+  std::erase_if(carried_, [this](const auto& entry) {
+    return std::find(enabled_modules_.begin(), enabled_modules_.end(), entry.first) == enabled_modules_.end();
+  });
+}
+
 ModuleContext::ModuleContext(HostContext& host, std::string module_name)
     : host_(host), name_(std::move(module_name)) {}
 
 ModuleContext::~ModuleContext() {
   hook_registrations_.clear();
+  http_routes_.clear();
+  for (const std::string& domain : components_) host_.services().remove_component(domain);
   for (const std::string& key : iq_keys_) host_.iq_handlers_.erase(key);
   for (const std::string& feature : features_) host_.features_.erase(feature);
   for (const DiscoIdentity& identity : identities_) host_.identities_.erase(identity);
@@ -92,6 +100,27 @@ void ModuleContext::add_disco_item(std::string jid) {
   host_.items_.insert(jid);
   items_.push_back(std::move(jid));
 }
+
+void ModuleContext::on_http(std::string prefix, std::function<void(std::shared_ptr<net::HttpExchange>)> handler) {
+  http_routes_.push_back(host_.services().http_routes().add(std::move(prefix), std::move(handler)));
+}
+
+std::string ModuleContext::http_base_url() {
+  std::string url = config().get_string("http.external_url", host());
+  if (url.empty()) url = "https://" + host() + ":" + std::to_string(config().get_int("http.tls_port")) + "/";
+  if (url.back() != '/') url += '/';
+  return url;
+}
+
+void ModuleContext::serve_component(std::string domain, ComponentHandler handler) {
+  if (host_.services().find_component(domain) || host_.services().find_host(domain)) {
+    throw std::runtime_error("module " + name_ + ": " + domain + " is already served");
+  }
+  host_.services().add_component(domain, std::move(handler));
+  components_.push_back(std::move(domain));
+}
+
+net::NetLoop& ModuleContext::net() { return host_.services().net(); }
 
 Router& ModuleContext::router() { return host_.services().router(); }
 store::PgClient& ModuleContext::database() { return host_.services().database(); }

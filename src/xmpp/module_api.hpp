@@ -14,6 +14,7 @@
 
 #include <uv.h>
 
+#include "net/http_server.hpp"
 #include "xml/element.hpp"
 #include "xmpp/events.hpp"
 #include "xmpp/hook_bus.hpp"
@@ -27,11 +28,15 @@ class OptionRegistry;
 }  // namespace parley::core
 namespace parley::store {
 class PgClient;
-}
+class PgSync;
+}  // namespace parley::store
 namespace parley::net {
+class HttpRoutes;
+class HttpRoute;
 class NetLoop;
 class Resolver;
-}
+class HttpExchange;
+}  // namespace parley::net
 
 namespace parley::xmpp {
 
@@ -66,6 +71,9 @@ class IqRequest {
 };
 
 using IqHandler = std::function<void(const IqRequest&)>;
+// Receives every stanza addressed to a component domain (proxy.<host>) or
+// one of its JIDs; what it does not answer is dropped.
+using ComponentHandler = std::function<void(RoutedStanza&)>;
 
 struct DiscoIdentity {
   std::string category, type, name;
@@ -94,6 +102,15 @@ class HostContext {
   // Starts a module for this host; the context lives until the host goes.
   void start_module(const struct ModuleDefinition& definition);
 
+  // Modules' state that outlives a reload (ModuleContext::carried), by module.
+  using Carried = std::map<std::string, std::shared_ptr<void>, std::less<>>;
+  // On reload the worker moves the old host's carried state to its
+  // successor before starting the modules, then drops what no enabled
+  // module took up again.
+  Carried take_carried() { return std::move(carried_); }
+  void inherit_carried(Carried carried) { carried_ = std::move(carried); }
+  void drop_carried_of_disabled();
+
  private:
   friend class ModuleContext;
   std::string name_;
@@ -105,6 +122,7 @@ class HostContext {
   std::set<std::string> items_;
   std::vector<std::string> enabled_modules_;
   std::vector<std::unique_ptr<ModuleContext>> modules_;
+  Carried carried_;
 };
 
 // Base for a module's own state, kept alive by its context.
@@ -138,6 +156,15 @@ class ModuleContext {
   void add_disco_identity(DiscoIdentity identity);
   // A JID listed in the host's disco#items (components such as proxy.<host>).
   void add_disco_item(std::string jid);
+  // Serves an HTTP path prefix on the server's HTTP listeners (net/http_server.hpp);
+  // a prefix can belong to one module only.
+  void on_http(std::string prefix, std::function<void(std::shared_ptr<net::HttpExchange>)> handler);
+  // The base URL of the HTTP server as clients reach it for this host
+  // (http.external_url, or https://<host>:<http.tls_port>/), ending in '/'.
+  std::string http_base_url();
+  // Serves a component domain: stanzas to `domain` (not a configured host)
+  // go to `handler` instead of route/remote. One module per domain.
+  void serve_component(std::string domain, ComponentHandler handler);
   template <class State>
   State& keep(std::unique_ptr<State> state) {
     State& ref = *state;
@@ -145,11 +172,24 @@ class ModuleContext {
     return ref;
   }
 
+  // State that survives a SIGHUP reload: the module's next start on this
+  // host gets the same object back (facts about live sessions, which no
+  // query can rebuild). It goes when the module is disabled or the host
+  // removed. A module always asks for it with the same State type.
+  template <class State>
+  State& carried() {
+    std::shared_ptr<void>& slot = host_.carried_[name_];
+    if (!slot) slot = std::make_shared<State>();
+    return *static_cast<State*>(slot.get());
+  }
+
   // Services. Option accessors read "modules.<module>.<name>" for this host.
   Router& router();
   store::PgClient& database();
   core::Logger& log();
   uv_loop_t* loop();
+  // For modules that run their own listeners (the SOCKS5 proxy).
+  net::NetLoop& net();
   const core::Config& config();
   bool option_bool(std::string_view name);
   int64_t option_int(std::string_view name);
@@ -165,17 +205,47 @@ class ModuleContext {
   std::vector<std::string> features_;
   std::vector<DiscoIdentity> identities_;
   std::vector<std::string> items_;
+  std::vector<net::HttpRoute> http_routes_;
+  std::vector<std::string> components_;
   std::vector<std::unique_ptr<ModuleState>> states_;
 };
 
+// What parleyctl offers a module's administration commands: the loaded
+// config and, on demand, a blocking database connection (never in parleyd).
+struct CliContext {
+  const core::Config& config;
+  std::function<store::PgSync*()> database;  // null result: the error was printed
+};
+
+// `parleyctl NAME ARGS...`, for a module's own administration (e.g. `sms test`).
+// Returns parleyctl's exit code (0 ok, 1 failed, 2 usage).
+struct ModuleCommand {
+  std::string_view name;
+  std::string_view usage;  // the lines for parleyctl --help
+  int (*run)(CliContext& cli, const std::vector<std::string>& args);
+};
+
+// `parleyctl user add JID --FLAG VALUE`: a module's data for the new account,
+// written inside the account's creation transaction; returns what went
+// wrong, or an empty string.
+struct UserAddOption {
+  std::string_view flag;  // without the dashes
+  std::string_view usage;
+  std::string (*apply)(CliContext& cli, store::PgSync& db, const std::string& host, const std::string& username,
+                       const std::string& value);
+};
+
 // What a module is: a name, the specs it implements (for docs/PROTOCOLS.md),
-// its options (declared before the config is loaded) and its start function.
+// its options (declared before the config is loaded) and its start function;
+// optionally what it adds to parleyctl.
 struct ModuleDefinition {
   std::string_view name;
   std::string_view summary;
   std::vector<std::string_view> specs;  // "XEP-0199", "RFC 6121 §2" …
   void (*declare_options)(core::OptionRegistry&);  // may be null
   void (*start)(ModuleContext&);
+  std::vector<ModuleCommand> commands = {};
+  std::vector<UserAddOption> user_add_options = {};
 };
 
 // What the core offers modules; implemented by the worker.
@@ -190,9 +260,18 @@ class Services {
   // The virtual host (or component) served here for a domain, or null.
   virtual HostContext* find_host(std::string_view domain) = 0;
   virtual class SessionRegistry& sessions() = 0;
-  // The worker's network loop, for modules that listen or connect themselves
-  // (s2s opens its own port and outgoing links).
+  // Asynchronous account creation and password changes (src/xmpp/accounts.hpp).
+  virtual class AccountStore& accounts() = 0;
   virtual net::NetLoop& net() = 0;
+  virtual net::HttpRoutes& http_routes() = 0;
+  // Component domains served by modules (ModuleContext::serve_component).
+  virtual void add_component(std::string domain, ComponentHandler handler) = 0;
+  virtual void remove_component(std::string_view domain) = 0;
+  virtual const ComponentHandler* find_component(std::string_view domain) = 0;
+  // Deletes an account and all its data, telling its contacts
+  // (src/xmpp/account_removal.hpp); `done` gets an empty string on success.
+  virtual void delete_account(const std::string& host, const std::string& username,
+                              std::function<void(std::string error)> done) = 0;
   // The worker's asynchronous DNS resolver (c-ares, `dns.*` options); null if
   // c-ares could not start (then only IP addresses can be reached).
   virtual net::Resolver* resolver() = 0;

@@ -13,5 +13,7 @@ inline constexpr std::string_view sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 inline constexpr std::string_view bind = "urn:ietf:params:xml:ns:xmpp-bind";
 inline constexpr std::string_view session = "urn:ietf:params:xml:ns:xmpp-session";
 inline constexpr std::string_view sasl_channel_binding = "urn:xmpp:sasl-cb:0";  // XEP-0440
+inline constexpr std::string_view sasl2 = "urn:xmpp:sasl:2";                     // XEP-0388
+inline constexpr std::string_view bind2 = "urn:xmpp:bind:0";                     // XEP-0386
 inline constexpr std::string_view xml = "http://www.w3.org/XML/1998/namespace";
 }  // namespace parley::xmpp::ns

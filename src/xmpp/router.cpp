@@ -83,7 +83,7 @@ void Router::route_from_remote(xml::Element element) {
     return;
   }
   HostContext* host = services_.find_host(parsed->to.domain());
-  if (!host) {
+  if (!host && !services_.find_component(parsed->to.domain())) {
     bounce(*parsed, errors::item_not_found, "that domain is not served here");
     return;
   }
@@ -107,6 +107,10 @@ bool Router::valid_iq(const RoutedStanza& s) const {
 void Router::route(RoutedStanza& s, HostContext* sender_host) {
   HostContext* host = services_.find_host(s.to.domain());
   if (!host) {
+    if (const ComponentHandler* component = services_.find_component(s.to.domain())) {
+      to_component(s, *component);
+      return;
+    }
     if (sender_host && fire(events::route_remote, s, *sender_host) == HookResult::Handled) return;
     bounce(s, errors::remote_server_not_found, "no route to that domain");
     return;
@@ -117,6 +121,17 @@ void Router::route(RoutedStanza& s, HostContext* sender_host) {
     to_bare(s, *host);
   } else {
     to_full(s, *host);
+  }
+}
+
+// A component domain served by a module (proxy.<host>): the module sees the
+// stanza as routed and answers it itself.
+void Router::to_component(RoutedStanza& s, const ComponentHandler& component) {
+  try {
+    component(s);
+  } catch (const std::exception& e) {
+    services_.log().error("router", 0, "component ", s.to.domain(), " failed: ", e.what());
+    bounce(s, errors::internal_server_error);
   }
 }
 

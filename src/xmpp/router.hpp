@@ -38,6 +38,7 @@ class Router {
 
  private:
   void route(RoutedStanza& stanza, HostContext* sender_host);
+  void to_component(RoutedStanza& stanza, const ComponentHandler& component);
   void to_host(RoutedStanza& stanza, HostContext& host);
   void to_bare(RoutedStanza& stanza, HostContext& host);
   void to_full(RoutedStanza& stanza, HostContext& host);

@@ -1,6 +1,10 @@
 // XEP-0191 Blocking Command: the list, its pushes, and enforcement.
 #include <doctest/doctest.h>
 
+#include <csignal>
+#include <chrono>
+#include <thread>
+
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
 #include "store/pg_sync.hpp"
@@ -299,4 +303,33 @@ TEST_CASE("blocking a subscribed contact sends it unavailable presence; unblocki
   REQUIRE(back->first_child("status"));
   CHECK(back->first_child("status")->text() == "here");
   CHECK_FALSE(presence_from(carol, "alice@localhost/laptop", 500));
+}
+
+TEST_CASE("after a SIGHUP reload the lists of online users still apply and are still pushed") {
+  Users u;
+  RawClient desk(u.server.starttls_port());
+  RawClient phone(u.server.starttls_port());
+  online(desk, "alice", "a", "desk");
+  online(phone, "alice", "a", "phone");
+  CHECK(blocklist(desk).empty());  // desk asks for the list; phone does not
+  CHECK(block(desk, "<item jid='bob@localhost'/>").attr("type") == "result");
+  REQUIRE(next_push(desk));
+
+  u.server.write_config({});
+  u.server.signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  REQUIRE(u.server.log().find("configuration and certificates reloaded") != std::string::npos);
+
+  // Sending to a blocked contact is still refused from memory (XEP-0191 §3.6).
+  phone.send("<message to='bob@localhost' id='m1' type='chat'><body>hi</body></message>");
+  std::optional<xml::Element> refused = phone.next_named("message");
+  REQUIRE(refused);
+  CHECK(refused->attr("type") == "error");
+  CHECK(condition_of(*refused, kStanzaErrors) == "not-acceptable");
+  // A new block is pushed to desk, which retrieved the list before the reload, and not to phone.
+  CHECK(block(phone, "<item jid='eve@localhost'/>").attr("type") == "result");
+  std::optional<xml::Element> push = next_push(desk);
+  REQUIRE(push);
+  CHECK(push->first_child("block", kBlockingNs));
+  CHECK_FALSE(phone.next_named("iq", 500));
 }

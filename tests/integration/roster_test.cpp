@@ -475,14 +475,31 @@ TEST_CASE("directed presence is ended with unavailable when the session closes (
   CHECK(p->attr("to") == "carol@localhost");
 }
 
-TEST_CASE("after a SIGHUP reload, sessions still go unavailable and the roster still works") {
+TEST_CASE("a SIGHUP reload keeps interested resources and directed presence; sessions still go unavailable") {
   Friends f;
+  auto carol = f.online("carol", "pc");
+  f.alice->send("<presence to='carol@localhost'><status>psst</status></presence>");
+  REQUIRE(next_presence(*carol));
   f.server.write_config(roster_options().extra_config);
   f.server.signal(SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  CHECK(jids(roster_get(*f.bob)) == std::vector<std::string>{"alice@localhost"});
+  REQUIRE(f.server.log().find("configuration and certificates reloaded") != std::string::npos);
+
+  // bob asked for his roster before the reload, so he still gets pushes.
+  std::vector<xml::Element> seen =
+      exchange(*f.bob, "<query xmlns='jabber:iq:roster'><item jid='dave@localhost' name='Dave'/></query>");
+  REQUIRE(seen.size() == 2);
+  REQUIRE(push_item(seen[0]));
+  CHECK(push_item(seen[0])->attr("jid") == "dave@localhost");
+  CHECK(jids(roster_get(*f.bob)) == std::vector<std::string>{"alice@localhost", "dave@localhost"});
+
+  // The directed presence alice sent before the reload is ended as well.
   f.alice->send("</stream:stream>");
   std::optional<xml::Element> p = next_presence(*f.bob);
+  REQUIRE(p);
+  CHECK(p->attr("type") == "unavailable");
+  CHECK(p->attr("from") == "alice@localhost/desk");
+  p = next_presence(*carol);
   REQUIRE(p);
   CHECK(p->attr("type") == "unavailable");
   CHECK(p->attr("from") == "alice@localhost/desk");

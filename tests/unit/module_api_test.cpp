@@ -2,13 +2,16 @@
 // it through the real router, fault isolation, and symmetric teardown.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <stdexcept>
 #include <vector>
 
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "net/net_loop.hpp"
 #include "store/pg_client.hpp"
 #include "xml/writer.hpp"
+#include "xmpp/accounts.hpp"
 #include "xmpp/module_api.hpp"
 #include "xmpp/router.hpp"
 #include "xmpp/session_registry.hpp"
@@ -41,14 +44,30 @@ class TestServices : public Services {
   const core::Config& config() override { throw std::logic_error("the test module reads no options"); }
   HostContext* find_host(std::string_view domain) override { return domain == "test.example" ? host.get() : nullptr; }
   SessionRegistry& sessions() override { return sessions_; }
-  net::NetLoop& net() override { throw std::logic_error("the test module opens no sockets"); }
   net::Resolver* resolver() override { return nullptr; }
   ModuleState& shared_state(std::string_view, const SharedStateFactory&) override {
     throw std::logic_error("the test module shares no state");
   }
+  AccountStore& accounts() override { throw std::logic_error("the test module creates no accounts"); }
+  net::NetLoop& net() override { return net_; }
+  net::HttpRoutes& http_routes() override { return http_routes_; }
+  void add_component(std::string domain, ComponentHandler handler) override {
+    components_[std::move(domain)] = std::move(handler);
+  }
+  void remove_component(std::string_view domain) override { components_.erase(std::string(domain)); }
+  const ComponentHandler* find_component(std::string_view domain) override {
+    auto it = components_.find(std::string(domain));
+    return it == components_.end() ? nullptr : &it->second;
+  }
+  void delete_account(const std::string&, const std::string&, std::function<void(std::string)> done) override {
+    done("the test worker has no accounts");
+  }
   std::unique_ptr<HostContext> host;
 
  private:
+  net::NetLoop net_{uv_default_loop()};
+  net::HttpRoutes http_routes_;
+  std::map<std::string, ComponentHandler> components_;
   store::PgClient database_;
   core::Logger log_{core::LogLevel::Error};
   SessionRegistry sessions_;
@@ -160,4 +179,38 @@ TEST_CASE("hook bus: priorities, Handled stops the chain, unregistering during a
   CHECK(seen == std::vector<int>{1});
   low.reset();
   CHECK_FALSE(bus.has_handlers("test/event"));
+}
+
+TEST_CASE("a component domain served by a module gets its stanzas until the module stops") {
+  TestServices services;
+  services.host = std::make_unique<HostContext>("test.example", services);
+  RecordingSession user("user@test.example/r");
+  services.sessions().bind(user);
+  static std::vector<std::string> seen;
+  seen.clear();
+  const ModuleDefinition component_module{"component", "test component", {}, nullptr, [](ModuleContext& ctx) {
+                                            ctx.serve_component("comp.test.example", [](RoutedStanza& s) {
+                                              seen.push_back(s.to.str() + " from " + s.from.str());
+                                            });
+                                          }};
+  services.host->start_module(component_module);
+  xml::Element message("message", "jabber:client");
+  message.set_attr("to", "comp.test.example");
+  services.router().route_from_session(user, message);
+  message.set_attr("to", "room@comp.test.example/nick");
+  services.router().route_from_session(user, message);
+  CHECK(seen == std::vector<std::string>{"comp.test.example from user@test.example/r",
+                                         "room@comp.test.example/nick from user@test.example/r"});
+  CHECK(user.sent.empty());
+
+  // A second module claiming the same domain is refused.
+  CHECK_THROWS_AS(services.host->start_module(component_module), std::runtime_error);
+
+  services.host = std::make_unique<HostContext>("test.example", services);
+  message.set_attr("to", "comp.test.example");
+  services.router().route_from_session(user, message);
+  CHECK(seen.size() == 2);
+  REQUIRE(user.sent.size() == 1);
+  CHECK(user.sent[0].first_child("error")->first_child("remote-server-not-found"));
+  services.sessions().unbind(user);
 }

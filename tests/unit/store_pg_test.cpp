@@ -182,6 +182,52 @@ TEST_CASE("a callback can issue further queries") {
     CHECK(seen == std::vector<std::string>{"1", "2", "3", "4", "5"});
 }
 
+TEST_CASE("a transaction commits all its statements or none") {
+    Connected c;
+    REQUIRE(c.run("CREATE TABLE tx_test (k int PRIMARY KEY, v text)").ok);
+    constexpr PgStatement kInsert{"tx_insert", "INSERT INTO tx_test (k, v) VALUES ($1, $2) RETURNING k"};
+    constexpr PgStatement kFail{"tx_fail", "SELECT 1 / $1::int"};
+    constexpr PgStatement kCount{"tx_count", "SELECT count(*) FROM tx_test"};
+    auto run = [&](std::vector<PgClient::Command> commands) {
+        std::optional<PgResult> out;
+        c.client.transaction(std::move(commands), [&](PgResult&& r) { out = std::move(r); });
+        REQUIRE(c.loop.run_until([&] { return out.has_value(); }, 10000));
+        return std::move(*out);
+    };
+    PgResult both = run({{&kInsert, {"1", "a"}}, {&kInsert, {"2", "b"}}});
+    REQUIRE(both.ok);
+    CHECK(both.at(0, 0) == "1");  // the first statement's result
+
+    // The second statement fails: the first is rolled back, the third skipped
+    // (its PREPARE too, and the statement still works afterwards).
+    constexpr PgStatement kLater{"tx_later", "INSERT INTO tx_test (k, v) VALUES ($1, 'later')"};
+    PgResult failed = run({{&kInsert, {"3", "c"}}, {&kFail, {"0"}}, {&kLater, {"4"}}});
+    CHECK_FALSE(failed.ok);
+    CHECK(failed.sqlstate == "22012");  // division_by_zero
+    PgResult count = run({{&kCount, {}}});
+    REQUIRE(count.ok);
+    CHECK(count.at(0, 0) == "2");
+    PgResult later = run({{&kLater, {"5"}}, {&kCount, {}}});
+    CHECK(later.ok);
+    CHECK(c.run("SELECT v FROM tx_test WHERE k = 5").at(0, 0) == "later");
+    REQUIRE(c.run("DROP TABLE tx_test").ok);
+}
+
+TEST_CASE("a NOTIFY from another connection reaches the notify hook with its payload") {
+    Connected c;
+    std::vector<std::pair<std::string, std::string>> seen;
+    c.client.set_notify_hook([&](std::string_view channel, std::string_view payload) {
+        seen.emplace_back(channel, payload);
+    });
+    REQUIRE(c.run("LISTEN parley_test").ok);
+    PgSync other(shared_cluster().pg().conninfo());
+    REQUIRE(other.exec("SELECT pg_notify('parley_test', 'one')", {}).ok);
+    REQUIRE(other.exec("SELECT pg_notify('elsewhere', 'ignored')", {}).ok);
+    REQUIRE(other.exec("SELECT pg_notify('parley_test', 'two')", {}).ok);
+    REQUIRE(c.loop.run_until([&] { return seen.size() == 2; }, 10000));
+    CHECK(seen == std::vector<std::pair<std::string, std::string>>{{"parley_test", "one"}, {"parley_test", "two"}});
+}
+
 TEST_CASE("close completes pending requests as temporary and closes every handle") {
     TestLoop loop;
     PgClient client(loop.get(), shared_cluster().pg().conninfo());

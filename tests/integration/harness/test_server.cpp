@@ -163,6 +163,7 @@ TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
   conninfo_ = c.postgres->conninfo_for(database);
   starttls_port_ = free_port();
   direct_tls_port_ = free_port();
+  http_port_ = free_port();
   std::filesystem::create_directories(dir_ / "certs");
   for (const std::string& host : options_.hosts) {
     std::string error;
@@ -189,6 +190,10 @@ void TestServer::write_config(const std::string& extra_config) {
       << "[database]\nembedded = false\ndsn = \"" << conninfo_ << "\"\n\n"
       << "[c2s]\nbind_addresses = [\"127.0.0.1\"]\nstarttls_port = " << starttls_port_
       << "\ndirect_tls_port = " << direct_tls_port_ << "\n" << options_.c2s_config << "\n\n";
+  // HTTPS on a free loopback port, unless the test writes its own [http] table.
+  if (extra_config.find("[http]\n") == std::string::npos) {
+    out << "[http]\nbind_addresses = [\"127.0.0.1\"]\ntls_port = " << http_port_ << "\n\n";
+  }
   // Fast credentials, unless the test writes its own [auth] table.
   if (extra_config.find("[auth]\n") == std::string::npos) out << "[auth]\nscram_iterations = 4096\n\n";
   // A host table the test writes itself (to set per-host options) replaces ours.

@@ -60,6 +60,7 @@ class TestServer {
 
   uint16_t starttls_port() const { return starttls_port_; }
   uint16_t direct_tls_port() const { return direct_tls_port_; }
+  uint16_t http_port() const { return http_port_; }  // HTTPS
   const std::filesystem::path& dir() const { return dir_; }
   const std::filesystem::path& config_path() const { return config_path_; }
   const std::string& conninfo() const { return conninfo_; }
@@ -78,6 +79,7 @@ class TestServer {
   std::string conninfo_;
   uint16_t starttls_port_ = 0;
   uint16_t direct_tls_port_ = 0;
+  uint16_t http_port_ = 0;
   pid_t pid_ = -1;
 };
 
