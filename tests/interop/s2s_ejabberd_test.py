@@ -166,8 +166,14 @@ async def conversation(parley_port, ejabberd_port):
     await asyncio.sleep(0.5)
 
 
+def epmd_pids():
+    found = subprocess.run(["pgrep", "-x", "epmd"], capture_output=True, text=True).stdout.split()
+    return {int(pid) for pid in found}
+
+
 def main():
     logging.basicConfig(level=logging.ERROR)
+    epmd_before = epmd_pids()
     if not shutil.which("ejabberdctl"):
         print("ejabberd is not installed; skipping")
         sys.exit(77)
@@ -239,6 +245,9 @@ modules_enabled = ["disco", "ping", "roster", "s2s"]
         if server and server.poll() is None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+        # The Erlang port mapper the node started outlives it.
+        for pid in epmd_pids() - epmd_before:
+            os.kill(pid, signal.SIGTERM)
         log.close()
         if failures:
             for path in (os.path.join(tmp, "parleyd.log"), f"{ejd}/logs/ejabberd.log", f"{ejd}/stdout.log"):
