@@ -8,6 +8,7 @@ extern const xmpp::ModuleDefinition last_module;
 extern const xmpp::ModuleDefinition offline_module;
 extern const xmpp::ModuleDefinition ping_module;
 extern const xmpp::ModuleDefinition roster_module;
+extern const xmpp::ModuleDefinition s2s_module;
 extern const xmpp::ModuleDefinition time_module;
 extern const xmpp::ModuleDefinition version_module;
 extern const xmpp::ModuleDefinition vcard_module;
@@ -24,6 +25,7 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
       &offline_module,
       &ping_module,
       &roster_module,
+      &s2s_module,
       &time_module,
       &version_module,
       &vcard_module,

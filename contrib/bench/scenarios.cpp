@@ -13,6 +13,7 @@ std::unique_ptr<ScenarioRounds> start_idle(BenchRun& run);
 RoundResult run_messages_round(BenchRun& run, int round);
 std::unique_ptr<ScenarioRounds> start_fanout(BenchRun& run);
 RoundResult run_roster_round(BenchRun& run, int round);
+RoundResult run_s2s_round(BenchRun& run, int round);
 
 const std::vector<Scenario>& scenarios() {
   static const std::vector<Scenario> table = {
@@ -27,6 +28,10 @@ const std::vector<Scenario>& scenarios() {
        "--contacts N (1000)  -c C (100)  --settle SECONDS (1)", start_fanout},
       {"roster", "the user with an N-item roster logs in and gets it; TCP connect -> roster result",
        "--items N (1000)", stateless_rounds<run_roster_round>},
+      {"s2s", "P senders on this server, P receivers on its federated peer; msgs/s over one s2s link",
+       "--peer-port PORT  --peer-domain DOMAIN  --peer-host IP (127.0.0.1)  --pairs P (20)  --window W (20)  "
+       "--messages M (50000)  --body-size BYTES (100)  -c C (50)  --settle S (0.5)",
+       stateless_rounds<run_s2s_round>},
   };
   return table;
 }

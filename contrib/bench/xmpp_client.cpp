@@ -78,7 +78,9 @@ void Client::start() {
   started_ns_ = uv_hrtime();
   tcp_ = new uv_tcp_t;
   uv_tcp_init(ctx_.loop, tcp_);
-  ++ctx_.open_sockets;
+  // Counted on the loop's context, where on_handle_closed counts them down
+  // (the s2s scenario has a second context for the peer server's clients).
+  if (auto* counter = static_cast<ClientContext*>(ctx_.loop->data)) ++counter->open_sockets;
   tcp_->data = this;
   auto* req = new uv_connect_t;
   req->data = this;

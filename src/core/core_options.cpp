@@ -76,6 +76,14 @@ void register_core_options(OptionRegistry& registry) {
                   .doc = "A client that sends nothing for this long after a ping is considered gone: "
                          "its session ends with <connection-timeout/> and its contacts see it leave."});
 
+    registry.add_section("dns", "Asynchronous DNS (c-ares), used to find other servers (RFC 6120 §3.2).");
+    registry.add({.key = "dns.servers", .type = OptionType::StringList, .default_value = "[]",
+                  .doc = "DNS servers to ask, \"192.0.2.53\" or \"192.0.2.53:5353\" or \"[2001:db8::53]:53\"; "
+                         "empty uses /etc/resolv.conf."});
+    registry.add({.key = "dns.timeout", .type = OptionType::Duration, .default_value = "\"3s\"",
+                  .min = 100, .max = 60'000,
+                  .doc = "How long one DNS query waits for an answer before it is retried (twice in all)."});
+
     registry.add_section("auth", "Authentication (RFC 6120 §6).");
     registry.add({.key = "auth.scram_iterations", .type = OptionType::Integer, .default_value = "10000",
                   .min = 4096, .max = 1'000'000,

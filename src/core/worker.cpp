@@ -79,6 +79,9 @@ Worker::~Worker() {
   c2s_.clear();
   graveyard_.clear();
   hosts_.clear();
+  // Module-shared state (s2s links) holds connections on net_: gone first.
+  shared_states_.clear();
+  resolver_.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(reaper_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
   uv_close(reinterpret_cast<uv_handle_t*>(housekeeping_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -286,6 +289,24 @@ xmpp::HostContext* Worker::find_host(std::string_view domain) {
   return it == hosts_.end() ? nullptr : it->second.get();
 }
 
+xmpp::ModuleState& Worker::shared_state(std::string_view key, const SharedStateFactory& make) {
+  auto it = shared_states_.find(key);
+  if (it == shared_states_.end()) it = shared_states_.emplace(std::string(key), make()).first;
+  return *it->second;
+}
+
+net::Resolver* Worker::resolver() {
+  if (!resolver_) {
+    net::Resolver::Options options;
+    options.servers = config_->get_list("dns.servers");
+    options.timeout_ms = static_cast<int>(config_->get_duration("dns.timeout").count());
+    std::string error;
+    resolver_ = net::Resolver::create(loop_, options, error);
+    if (!resolver_) log_.error("worker", 0, "DNS resolver unavailable: ", error);
+  }
+  return resolver_.get();
+}
+
 xmpp::C2sSession* Worker::find_c2s(uint64_t id) {
   auto it = c2s_.find(id);
   return it == c2s_.end() ? nullptr : it->second.get();
@@ -326,6 +347,7 @@ void Worker::shutdown(std::function<void()> done) {
   for (auto& [id, session] : c2s_) open.push_back(session.get());
   for (xmpp::C2sSession* session : open) session->close_stream();
   log_.info("worker", 0, "closing ", open.size(), " sessions");
+  for (auto& [key, state] : shared_states_) state->shutdown();
   uv_timer_stop(housekeeping_);
   auto deadline = uv_now(loop_) + static_cast<uint64_t>(config_->get_duration("server.shutdown_grace").count());
   Ticker::start(loop_, 20, [this, deadline, done = std::move(done)]() {
@@ -342,6 +364,8 @@ void Worker::reload(const Config& config, std::shared_ptr<net::TlsContextSet> tl
   if (http_) http_->set_limits(http_limits());
   accounts_.set_cache_capacity(static_cast<size_t>(config.get_int("auth.credential_cache")));
   tls_ = std::move(tls);
+  // New dns.* settings apply to lookups started from now on.
+  resolver_.reset();
   start_hosts();
 }
 

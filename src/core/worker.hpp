@@ -21,6 +21,7 @@
 #include "net/http_server.hpp"
 #include "net/listener.hpp"
 #include "net/net_loop.hpp"
+#include "net/resolver.hpp"
 #include "net/tls_context.hpp"
 #include "store/pg_client.hpp"
 #include "xmpp/account_removal.hpp"
@@ -70,6 +71,8 @@ class Worker final : public xmpp::Services {
                       std::function<void(std::string error)> done) override {
     account_removal_.remove(host, username, std::move(done));
   }
+  net::Resolver* resolver() override;
+  xmpp::ModuleState& shared_state(std::string_view key, const SharedStateFactory& make) override;
 
   // What sessions need from their worker.
   xmpp::AccountStore& accounts() override { return accounts_; }
@@ -122,6 +125,8 @@ class Worker final : public xmpp::Services {
   std::map<std::string, std::unique_ptr<xmpp::HostContext>, std::less<>> hosts_;
   std::unique_ptr<net::HttpServer> http_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;
+  std::map<std::string, std::unique_ptr<xmpp::ModuleState>, std::less<>> shared_states_;
+  std::unique_ptr<net::Resolver> resolver_;  // made on first use, again after a reload
   std::unordered_map<uint64_t, std::unique_ptr<xmpp::C2sSession>> c2s_;
   std::vector<std::unique_ptr<xmpp::C2sSession>> graveyard_;
   uv_check_t* reaper_;        // freed in its close callback

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -147,6 +148,50 @@ SslCtxPtr make_client_context(const std::filesystem::path& extra_ca_file, bool r
     // OpenSSL verifies the chain in both modes; VERIFY_NONE only keeps a
     // failure from aborting the handshake so the result can be inspected.
     SSL_CTX_set_verify(ctx.get(), require_verified ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    return ctx;
+}
+
+namespace {
+// Records the verdict in SSL_get_verify_result() but lets the handshake go on.
+int accept_for_inspection(int /*preverify_ok*/, X509_STORE_CTX* /*store*/) { return 1; }
+}  // namespace
+
+SslCtxPtr make_peer_context(bool server, const std::filesystem::path& cert_chain,
+                            const std::filesystem::path& private_key, const std::filesystem::path& extra_ca_file,
+                            std::string& error) {
+    ERR_clear_error();
+    SslCtxPtr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
+    if (!ctx) {
+        error = "SSL_CTX_new: " + take_openssl_errors();
+        return nullptr;
+    }
+    if (!apply_common_policy(ctx.get(), error)) return nullptr;
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_chain.c_str()) != 1) {
+        error = "certificate " + cert_chain.string() + ": " + take_openssl_errors();
+        return nullptr;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), private_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx.get()) != 1) {
+        error = "private key " + private_key.string() + ": " + take_openssl_errors();
+        return nullptr;
+    }
+    if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+        error = "system trust store: " + take_openssl_errors();
+        return nullptr;
+    }
+    if (!extra_ca_file.empty() &&
+        SSL_CTX_load_verify_locations(ctx.get(), extra_ca_file.c_str(), nullptr) != 1) {
+        error = "CA file " + extra_ca_file.string() + ": " + take_openssl_errors();
+        return nullptr;
+    }
+    if (server) {
+        static constexpr unsigned char session_id_context[] = "parley-s2s";
+        SSL_CTX_set_session_id_context(ctx.get(), session_id_context, sizeof session_id_context - 1);
+        SSL_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
+        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, accept_for_inspection);
+    } else {
+        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+    }
     return ctx;
 }
 

@@ -70,6 +70,18 @@ private:
 SslCtxPtr make_client_context(const std::filesystem::path& extra_ca_file, bool require_verified,
                               std::string& error);
 
+// Context for server-to-server links in either role (RFC 6120 §13.7.2,
+// XEP-0178): it presents `cert_chain` and asks for the peer's certificate,
+// verifying the chain against the system trust store plus `extra_ca_file`
+// (if not empty) without aborting the handshake, so that the caller decides
+// from TlsSession::verify_result() and peer_certificate_matches(): SASL
+// EXTERNAL, dialback (XEP-0220) or refusal. As a server it accepts any key
+// usage on the peer's certificate, since many servers' certificates carry
+// only serverAuth (XEP-0178 §3.2). Returns nullptr and fills `error` on failure.
+SslCtxPtr make_peer_context(bool server, const std::filesystem::path& cert_chain,
+                            const std::filesystem::path& private_key, const std::filesystem::path& extra_ca_file,
+                            std::string& error);
+
 // Drains OpenSSL's thread-local error queue into one readable line.
 std::string take_openssl_errors();
 

@@ -225,6 +225,12 @@ long TlsSession::verify_result() const {
     return ssl_ == nullptr ? X509_V_ERR_UNSPECIFIED : SSL_get_verify_result(ssl_);
 }
 
+bool TlsSession::peer_certificate_matches(std::string_view domain) const {
+    X509* cert = peer_certificate();
+    if (cert == nullptr || verify_result() != X509_V_OK || domain.empty()) return false;
+    return X509_check_host(cert, domain.data(), domain.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
+}
+
 std::optional<std::string> TlsSession::channel_binding(std::string_view type) const {
     if (ssl_ == nullptr || !handshake_done_) return std::nullopt;
     if (type == "tls-exporter") {

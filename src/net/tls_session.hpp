@@ -64,6 +64,11 @@ public:
     X509* peer_certificate() const;
     // X509_V_OK (0) when the peer's chain and name verified.
     long verify_result() const;
+    // True when the peer's chain verified and its certificate is valid for
+    // `domain` by RFC 6125 §6.4 / RFC 9525 DNS-ID rules (wildcards only as the
+    // whole leftmost label). The server side of s2s uses it on the
+    // initiating server's certificate, whose name TLS itself does not check.
+    bool peer_certificate_matches(std::string_view domain) const;
 
     // Direct access for callers needing more (ALPN, ciphers...). Not owned.
     SSL* native_handle() const { return ssl_; }

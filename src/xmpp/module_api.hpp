@@ -34,6 +34,7 @@ namespace parley::net {
 class HttpRoutes;
 class HttpRoute;
 class NetLoop;
+class Resolver;
 class HttpExchange;
 }  // namespace parley::net
 
@@ -128,6 +129,10 @@ class HostContext {
 class ModuleState {
  public:
   virtual ~ModuleState() = default;
+  // Worker-shared state (Services::shared_state) is told when the server
+  // shuts down (SIGTERM), to end its own streams politely; it is destroyed
+  // with the worker afterwards.
+  virtual void shutdown() {}
 };
 
 class ModuleContext {
@@ -267,6 +272,15 @@ class Services {
   // (src/xmpp/account_removal.hpp); `done` gets an empty string on success.
   virtual void delete_account(const std::string& host, const std::string& username,
                               std::function<void(std::string error)> done) = 0;
+  // The worker's asynchronous DNS resolver (c-ares, `dns.*` options); null if
+  // c-ares could not start (then only IP addresses can be reached).
+  virtual net::Resolver* resolver() = 0;
+  // State shared by every host's instance of a module on this worker (s2s:
+  // one listener and one set of links for all local domains). Made by `make`
+  // on first use, kept across reloads, destroyed with the worker before its
+  // network loop.
+  using SharedStateFactory = std::function<std::unique_ptr<ModuleState>()>;
+  virtual ModuleState& shared_state(std::string_view key, const SharedStateFactory& make) = 0;
 };
 
 }  // namespace parley::xmpp

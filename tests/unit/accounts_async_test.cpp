@@ -42,6 +42,10 @@ class AccountServices : public Services {
   SessionRegistry& sessions() override { return sessions_; }
   AccountStore& accounts() override { return accounts_; }
   net::NetLoop& net() override { throw std::logic_error("no network here"); }
+  net::Resolver* resolver() override { return nullptr; }
+  ModuleState& shared_state(std::string_view, const SharedStateFactory&) override {
+    throw std::logic_error("no shared module state here");
+  }
   net::HttpRoutes& http_routes() override { throw std::logic_error("no HTTP here"); }
   void add_component(std::string, ComponentHandler) override {}
   void remove_component(std::string_view) override {}

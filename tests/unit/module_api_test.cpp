@@ -44,6 +44,10 @@ class TestServices : public Services {
   const core::Config& config() override { throw std::logic_error("the test module reads no options"); }
   HostContext* find_host(std::string_view domain) override { return domain == "test.example" ? host.get() : nullptr; }
   SessionRegistry& sessions() override { return sessions_; }
+  net::Resolver* resolver() override { return nullptr; }
+  ModuleState& shared_state(std::string_view, const SharedStateFactory&) override {
+    throw std::logic_error("the test module shares no state");
+  }
   AccountStore& accounts() override { throw std::logic_error("the test module creates no accounts"); }
   net::NetLoop& net() override { return net_; }
   net::HttpRoutes& http_routes() override { return http_routes_; }

@@ -122,11 +122,16 @@ bool RawClient::wait_closed(int timeout_ms) {
 
 xml::Element RawClient::open_stream(const std::string& host) {
   header_.reset();
-  send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
-       "to='" + host + "' version='1.0'>");
-  std::optional<xml::Element> features = next_named("features");
-  if (!features) throw std::runtime_error("no stream features from the server");
-  return *features;
+  std::string from = stream_from_.empty() ? std::string() : " from='" + stream_from_ + "'";
+  send("<?xml version='1.0'?><stream:stream xmlns='" + stream_ns_ +
+       "' xmlns:stream='http://etherx.jabber.org/streams' to='" + host + "'" + from + " version='1.0'>");
+  while (std::optional<xml::Element> e = next()) {
+    if (e->name() == "features") return *e;
+    if (e->name() == "error" && e->ns() == "http://etherx.jabber.org/streams") {
+      throw std::runtime_error("stream error: " + stream_error_condition(*e));
+    }
+  }
+  throw std::runtime_error("no stream features from the server");
 }
 
 xml::Element RawClient::starttls(const std::string& host) {
@@ -235,12 +240,24 @@ std::string RawClient::bind(const std::string& resource, const std::string& host
   return jid->text();
 }
 
-std::string RawClient::login(const std::string& user, const std::string& password, const std::string& resource) {
-  open_stream();
-  starttls();
+std::string RawClient::login(const std::string& user, const std::string& password, const std::string& resource,
+                             const std::string& host) {
+  open_stream(host);
+  starttls(host);
   xml::Element outcome = authenticate("SCRAM-SHA-256", user, password);
   if (outcome.name() != "success") throw std::runtime_error("login failed for " + user);
-  return bind(resource);
+  return bind(resource, host);
+}
+
+void RawClient::restart_stream() { parser_.reset(); }
+
+void RawClient::act_as_server(const std::string& from, const std::string& cert_file, const std::string& key_file) {
+  stream_ns_ = "jabber:server";
+  stream_from_ = from;
+  if (SSL_CTX_use_certificate_chain_file(ctx_, cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx_, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw std::runtime_error("cannot load " + cert_file);
+  }
 }
 
 std::string RawClient::stream_error_condition(const xml::Element& error) {

@@ -35,7 +35,14 @@ class RawClient : private xml::StreamHandler {
   // After a successful authenticate: reopens the stream and binds; returns the full JID.
   std::string bind(const std::string& resource = {}, const std::string& host = "localhost");
   // starttls + SCRAM-SHA-256 + bind in one go.
-  std::string login(const std::string& user, const std::string& password, const std::string& resource = {});
+  std::string login(const std::string& user, const std::string& password, const std::string& resource = {},
+                    const std::string& host = "localhost");
+
+  // For playing a server on an s2s port: streams are opened in jabber:server
+  // with from='from', and TLS presents this certificate (SASL EXTERNAL).
+  // Expects a new stream from the server (after a SASL exchange the test drove itself).
+  void restart_stream();
+  void act_as_server(const std::string& from, const std::string& cert_file, const std::string& key_file);
 
   // The next top-level element from the server, waiting up to timeout_ms.
   std::optional<xml::Element> next(int timeout_ms = 5000);
@@ -68,6 +75,8 @@ class RawClient : private xml::StreamHandler {
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   std::string sni_;
+  std::string stream_ns_ = "jabber:client";
+  std::string stream_from_;
   xml::StreamParser parser_;
   std::deque<xml::Element> received_;
   std::optional<xml::Element> header_;

@@ -82,6 +82,26 @@ bool port_accepts(uint16_t port) {
 
 }  // namespace
 
+TestCa::TestCa() : dir_(make_temp_dir("parley-ca-")) {
+  files = {dir_ / "ca.key", dir_ / "ca.crt"};
+  std::string error;
+  if (!net::create_certificate_authority("Parley test CA", files.key_file, files.cert_file, error)) {
+    throw std::runtime_error("test CA: " + error);
+  }
+}
+
+TestCa::~TestCa() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void TestCa::issue(const std::vector<std::string>& names, const std::string& file) {
+  std::string error;
+  if (!net::write_self_signed_certificate(names, dir_ / (file + ".key"), dir_ / (file + ".crt"), error, &files)) {
+    throw std::runtime_error("certificate: " + error);
+  }
+}
+
 std::string cluster_conninfo() { return cluster().postgres->conninfo(); }
 
 uint16_t free_port() {
@@ -148,7 +168,8 @@ TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
   for (const std::string& host : options_.hosts) {
     std::string error;
     if (!net::write_self_signed_certificate({host}, dir_ / "certs" / (host + ".key"),
-                                            dir_ / "certs" / (host + ".crt"), error)) {
+                                            dir_ / "certs" / (host + ".crt"), error,
+                                            options_.issuer ? &*options_.issuer : nullptr)) {
       throw std::runtime_error("certificate: " + error);
     }
   }

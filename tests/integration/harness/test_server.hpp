@@ -6,9 +6,29 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <optional>
 #include <vector>
 
+#include "net/certificate.hpp"
+
 namespace parley::test {
+
+// A throwaway certificate authority for federation tests: peers trust it
+// through modules.s2s.ca_file, and servers get certificates it issued.
+struct TestCa {
+  TestCa();
+  ~TestCa();
+  TestCa(const TestCa&) = delete;
+  TestCa& operator=(const TestCa&) = delete;
+  // Issues a certificate for `names` into dir()/<file>.crt and .key.
+  void issue(const std::vector<std::string>& names, const std::string& file);
+  std::filesystem::path cert_file() const { return files.cert_file; }
+  const std::filesystem::path& dir() const { return dir_; }
+  net::CertificateAuthority files;
+
+ private:
+  std::filesystem::path dir_;
+};
 
 struct ServerOptions {
   std::vector<std::string> hosts = {"localhost"};
@@ -20,6 +40,8 @@ struct ServerOptions {
   // so changing the product's defaults cannot change a test.
   std::vector<std::string> modules = {"disco", "ping", "time", "version"};
   bool start = true;
+  // Issue the hosts' certificates from this CA instead of self-signing them.
+  std::optional<net::CertificateAuthority> issuer;
 };
 
 class TestServer {

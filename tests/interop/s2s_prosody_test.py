@@ -1,0 +1,236 @@
+#!/usr/bin/python3
+"""Interop: federation between parleyd and Prosody (Debian's prosody 0.12).
+
+Makes a test CA and certificates with the openssl tool, starts parleyd
+(a.localhost, embedded PostgreSQL) and Prosody (p.localhost, its own config
+and data directories) with static routes to each other's s2s ports, and
+Prosody's dialback module left out, so every link is authenticated by
+certificate (SASL EXTERNAL, XEP-0178). Then, with slixmpp clients:
+  - messages both ways between alice@a.localhost and pat@p.localhost;
+  - a subscription started on each side reaches 'both' on both servers,
+    and each side sees the other's resource online;
+  - unavailable presence crosses when a user signs off.
+Usage: s2s_prosody_test.py PARLEYD PARLEYCTL
+"""
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_test import Client, check, failures, free_port, wait_port  # noqa: E402
+
+PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def make_certificates(tmp, names):
+    ca_key, ca_crt = os.path.join(tmp, "ca.key"), os.path.join(tmp, "ca.crt")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", ca_key, "-out", ca_crt, "-days", "30", "-subj", "/CN=Parley interop CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    for name in names:
+        key, csr, crt = (os.path.join(tmp, f"{name}.{ext}") for ext in ("key", "csr", "crt"))
+        ext = os.path.join(tmp, f"{name}.ext")
+        with open(ext, "w") as f:
+            # RFC 6125 §6.4: the domain as a DNS-ID; both key usages for s2s.
+            f.write(f"subjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth,clientAuth\n")
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
+        openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+                "-out", crt, "-days", "30", "-extfile", ext)
+    return ca_crt
+
+
+def prosody_config(tmp, ca, c2s_port, s2s_port, parley_s2s_port):
+    data = os.path.join(tmp, "prosody-data")
+    os.makedirs(data, exist_ok=True)
+    path = os.path.join(tmp, "prosody.cfg.lua")
+    with open(path, "w") as f:
+        f.write(f"""
+run_as_root = true
+daemonize = false
+pidfile = "{tmp}/prosody.pid"
+data_path = "{data}"
+plugin_paths = {{ "{HERE}/prosody" }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s_port} }}
+s2s_ports = {{ {s2s_port} }}
+c2s_direct_tls_ports = {{ }}
+s2s_direct_tls_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+log = {{ debug = "{tmp}/prosody.log" }}
+authentication = "internal_hashed"
+storage = "internal"
+-- No dialback: links must authenticate by certificate.
+modules_enabled = {{ "roster", "saslauth", "tls", "disco", "ping", "presence", "s2s_auth_certs",
+                    "parley_test_routes" }}
+c2s_require_encryption = true
+s2s_require_encryption = true
+s2s_secure_auth = true
+ssl = {{ cafile = "{ca}" }}
+parley_test_routes = {{ ["a.localhost"] = {{ "127.0.0.1", {parley_s2s_port} }} }}
+VirtualHost "p.localhost"
+  ssl = {{ certificate = "{tmp}/p.localhost.crt", key = "{tmp}/p.localhost.key", cafile = "{ca}" }}
+""")
+    return path
+
+
+async def wait_for(predicate, seconds=15):
+    for _ in range(int(seconds * 10)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def conversation(parley_port, prosody_port):
+    alice = Client("alice@a.localhost/sli", "alice-pw")
+    bob = Client("bob@a.localhost/sli", "bob-pw")
+    pat = Client("pat@p.localhost/sli", "pat-pw")
+    for c in (alice, bob, pat):
+        c.auto_authorize = True
+        c.auto_subscribe = True
+    alice.connect(("127.0.0.1", parley_port))
+    bob.connect(("127.0.0.1", parley_port))
+    pat.connect(("127.0.0.1", prosody_port))
+    for c in (alice, bob, pat):
+        await asyncio.wait_for(c.ready.wait(), 30)
+    check(alice.authenticated and bob.authenticated and pat.authenticated, "clients sign in on both servers")
+
+    alice.send_message(mto="pat@p.localhost", mbody="hello Prosody", mtype="chat")
+    try:
+        msg = await asyncio.wait_for(pat.received.get(), 20)
+        ok = msg["body"] == "hello Prosody" and str(msg["from"]) == "alice@a.localhost/sli"
+    except asyncio.TimeoutError:
+        ok = False
+    check(ok, "Parley -> Prosody: message delivered with the sender's full JID")
+
+    pat.send_message(mto="alice@a.localhost/sli", mbody="hello Parley", mtype="chat")
+    try:
+        msg = await asyncio.wait_for(alice.received.get(), 20)
+        ok = msg["body"] == "hello Parley" and str(msg["from"]) == "pat@p.localhost/sli"
+    except asyncio.TimeoutError:
+        ok = False
+    check(ok, "Prosody -> Parley: message delivered with the sender's full JID")
+
+    # A subscription started on the Parley side...
+    await alice.get_roster()
+    await pat.get_roster()
+    alice.send_presence_subscription(pto="pat@p.localhost")
+    check(await wait_for(lambda: alice.client_roster["pat@p.localhost"]["subscription"] == "both"),
+          "Parley-initiated subscription reaches 'both' in the Parley user's roster")
+    check(await wait_for(lambda: pat.client_roster["alice@a.localhost"]["subscription"] == "both"),
+          "... and in the Prosody user's roster")
+    check(await wait_for(lambda: "sli" in alice.client_roster["pat@p.localhost"].resources),
+          "the Parley user sees the Prosody user online")
+    check(await wait_for(lambda: "sli" in pat.client_roster["alice@a.localhost"].resources),
+          "the Prosody user sees the Parley user online")
+
+    # ... and one started on the Prosody side.
+    await bob.get_roster()
+    pat.send_presence_subscription(pto="bob@a.localhost")
+    check(await wait_for(lambda: pat.client_roster["bob@a.localhost"]["subscription"] == "both"),
+          "Prosody-initiated subscription reaches 'both' in the Prosody user's roster")
+    check(await wait_for(lambda: bob.client_roster["pat@p.localhost"]["subscription"] == "both"),
+          "... and in the Parley user's roster")
+
+    # Going offline on one side is seen on the other (RFC 6121 §4.5.2).
+    pat.disconnect()
+    check(await wait_for(lambda: "sli" not in alice.client_roster["pat@p.localhost"].resources),
+          "the Prosody user's unavailable presence reaches the Parley user")
+    alice.disconnect()
+    bob.disconnect()
+    await asyncio.sleep(0.5)
+
+
+def main():
+    logging.basicConfig(level=logging.ERROR)
+    if not shutil.which("prosody"):
+        print("prosody is not installed; skipping")
+        sys.exit(77)
+    tmp = tempfile.mkdtemp(prefix="parley-s2s-interop-")
+    os.chmod(tmp, 0o755)  # PostgreSQL runs as 'postgres' when we are root
+    ca = make_certificates(tmp, ["a.localhost", "p.localhost"])
+    parley_c2s, parley_s2s = free_port(), free_port()
+    prosody_c2s, prosody_s2s = free_port(), free_port()
+    config = os.path.join(tmp, "parley.toml")
+    with open(config, "w") as f:
+        f.write(f"""[server]
+state_dir = "."
+log_level = "debug"
+[database]
+embedded = true
+[c2s]
+bind_addresses = ["127.0.0.1"]
+starttls_port = {parley_c2s}
+direct_tls_port = 0
+[auth]
+scram_iterations = 4096
+[modules.s2s]
+port = {parley_s2s}
+bind_addresses = ["127.0.0.1"]
+routes = ["p.localhost=127.0.0.1:{prosody_s2s}"]
+ca_file = "{ca}"
+[hosts."a.localhost"]
+certificate = "{tmp}/a.localhost.crt"
+key = "{tmp}/a.localhost.key"
+modules_enabled = ["disco", "ping", "roster", "s2s"]
+""")
+    pconfig = prosody_config(tmp, ca, prosody_c2s, prosody_s2s, parley_s2s)
+    log = open(os.path.join(tmp, "parleyd.log"), "w")
+    plog = open(os.path.join(tmp, "prosody.out"), "w")
+    server = prosody = None
+    try:
+        ctl = lambda *args, stdin="": subprocess.run([PARLEYCTL, "--config", config, *args], input=stdin,
+                                                     text=True, capture_output=True, timeout=120)
+        for user in ("alice", "bob"):
+            r = ctl("user", "add", f"{user}@a.localhost", stdin=f"{user}-pw\n")
+            check(r.returncode == 0, f"parleyctl user add {user} {r.stderr.strip()}")
+        r = subprocess.run(["prosodyctl", "--config", pconfig, "register", "pat", "p.localhost", "pat-pw"],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, f"prosodyctl register pat {r.stderr.strip()}")
+        server = subprocess.Popen([PARLEYD, "--config", config], stdout=log, stderr=log)
+        prosody = subprocess.Popen(["prosody", "--config", pconfig, "-F"], stdout=plog, stderr=plog)
+        check(wait_port(parley_c2s), "parleyd listens")
+        check(wait_port(prosody_c2s), "prosody listens")
+        asyncio.run(asyncio.wait_for(conversation(parley_c2s, prosody_c2s), 240))
+        parley_log = open(os.path.join(tmp, "parleyd.log")).read()
+        check("incoming link p.localhost -> a.localhost authenticated by certificate" in parley_log,
+              "Prosody's link to Parley is authenticated by certificate (SASL EXTERNAL)")
+        check("link a.localhost -> p.localhost ready" in parley_log,
+              "Parley's link to Prosody is up (SASL EXTERNAL, the only way it authenticates)")
+    finally:
+        for p in (prosody, server):
+            if p and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        log.close()
+        plog.close()
+        if failures:
+            for name in ("parleyd.log", "prosody.log", "prosody.out"):
+                path = os.path.join(tmp, name)
+                if os.path.exists(path):
+                    print(f"---- {name} ----")
+                    print(open(path).read()[-8000:])
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} interop check(s) failed")
+        sys.exit(1)
+    print("all s2s interop checks passed")
+
+
+if __name__ == "__main__":
+    main()
