@@ -52,6 +52,31 @@ int select_context_by_sni(SSL* ssl, int* /*alert*/, void* arg) {
     return SSL_TLSEXT_ERR_OK;
 }
 
+// A context under the common policy holding one certificate chain and its key.
+SslCtxPtr context_with_certificate(const SSL_METHOD* method, const std::filesystem::path& cert_chain,
+                                   const std::filesystem::path& private_key, std::string& error) {
+    SslCtxPtr ctx(SSL_CTX_new(method));
+    if (!ctx) {
+        error = "SSL_CTX_new: " + take_openssl_errors();
+        return nullptr;
+    }
+    if (!apply_common_policy(ctx.get(), error)) return nullptr;
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_chain.c_str()) != 1) {
+        error = "certificate " + cert_chain.string() + ": " + take_openssl_errors();
+        return nullptr;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        error = "private key " + private_key.string() + ": " + take_openssl_errors();
+        return nullptr;
+    }
+    if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+        error = "private key " + private_key.string() + " does not match " + cert_chain.string();
+        ERR_clear_error();
+        return nullptr;
+    }
+    return ctx;
+}
+
 }  // namespace
 
 void SslCtxFree::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
@@ -77,25 +102,8 @@ bool TlsContextSet::add_host(std::string host, const std::filesystem::path& cert
                              const std::filesystem::path& private_key, std::string& error) {
     host = lowercase(host);
     ERR_clear_error();
-    SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-    if (!ctx) {
-        error = "SSL_CTX_new: " + take_openssl_errors();
-        return false;
-    }
-    if (!apply_common_policy(ctx.get(), error)) return false;
-    if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_chain.c_str()) != 1) {
-        error = "certificate " + cert_chain.string() + ": " + take_openssl_errors();
-        return false;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx.get(), private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        error = "private key " + private_key.string() + ": " + take_openssl_errors();
-        return false;
-    }
-    if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-        error = "private key " + private_key.string() + " does not match " + cert_chain.string();
-        ERR_clear_error();
-        return false;
-    }
+    SslCtxPtr ctx = context_with_certificate(TLS_server_method(), cert_chain, private_key, error);
+    if (!ctx) return false;
     static constexpr unsigned char session_id_context[] = "parley";
     SSL_CTX_set_session_id_context(ctx.get(), session_id_context, sizeof session_id_context - 1);
     SSL_CTX_set_tlsext_servername_callback(ctx.get(), select_context_by_sni);
@@ -160,21 +168,9 @@ SslCtxPtr make_peer_context(bool server, const std::filesystem::path& cert_chain
                             const std::filesystem::path& private_key, const std::filesystem::path& extra_ca_file,
                             std::string& error) {
     ERR_clear_error();
-    SslCtxPtr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
-    if (!ctx) {
-        error = "SSL_CTX_new: " + take_openssl_errors();
-        return nullptr;
-    }
-    if (!apply_common_policy(ctx.get(), error)) return nullptr;
-    if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_chain.c_str()) != 1) {
-        error = "certificate " + cert_chain.string() + ": " + take_openssl_errors();
-        return nullptr;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx.get(), private_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx.get()) != 1) {
-        error = "private key " + private_key.string() + ": " + take_openssl_errors();
-        return nullptr;
-    }
+    SslCtxPtr ctx =
+        context_with_certificate(server ? TLS_server_method() : TLS_client_method(), cert_chain, private_key, error);
+    if (!ctx) return nullptr;
     if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
         error = "system trust store: " + take_openssl_errors();
         return nullptr;
