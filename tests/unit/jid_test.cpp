@@ -1,9 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <stringprep.h>
+
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
 #include "xmpp/jid.hpp"
+#include "xmpp/stringprep.hpp"
 
 using parley::xmpp::Jid;
 
@@ -204,4 +209,27 @@ TEST_CASE("comparison, ordering and hashing") {
     std::unordered_set<Jid> set{a, b, b_res, *Jid::parse("Alice@B.Example")};
     CHECK(set.size() == 3);
     CHECK(set.count(*Jid::parse("alice@b.example.")) == 1);
+}
+
+TEST_CASE("the printable-ASCII fast path gives what libidn gives, for every character and profile") {
+    using parley::xmpp::StringprepProfile;
+    const std::pair<StringprepProfile, const char*> profiles[] = {
+        {StringprepProfile::Nodeprep, "Nodeprep"},
+        {StringprepProfile::Resourceprep, "Resourceprep"},
+        {StringprepProfile::Nameprep, "Nameprep"},
+        {StringprepProfile::Saslprep, "SASLprep"}};
+    for (const auto& [profile, name] : profiles) {
+        for (int c = 0x20; c <= 0x7e; ++c) {
+            for (std::string input : {std::string(1, static_cast<char>(c)), "Ab" + std::string(1, static_cast<char>(c)) + "Z"}) {
+                char* raw = nullptr;
+                int rc = stringprep_profile(input.c_str(), &raw, name, static_cast<Stringprep_profile_flags>(0));
+                std::optional<std::string> expected;
+                if (rc == STRINGPREP_OK && raw) expected = std::string(raw);
+                std::free(raw);
+                CAPTURE(name);
+                CAPTURE(input);
+                CHECK(parley::xmpp::apply_stringprep(input, profile) == expected);
+            }
+        }
+    }
 }
