@@ -1,5 +1,7 @@
 #include "xmpp/credential_cache.hpp"
 
+#include <algorithm>
+
 namespace parley::xmpp {
 
 void CredentialCache::set_capacity(size_t capacity) {
@@ -10,10 +12,12 @@ void CredentialCache::set_capacity(size_t capacity) {
 const sasl::ScramCredential* CredentialCache::find(std::string_view account, Slot slot) {
   auto it = entries_.find(std::string(account));
   if (it == entries_.end()) return nullptr;
-  const std::optional<sasl::ScramCredential>& credential = it->second.slots[static_cast<size_t>(slot)];
-  if (!credential) return nullptr;
-  recency_.splice(recency_.begin(), recency_, it->second.position);
-  return &*credential;
+  for (const auto& [held, credential] : it->second.slots) {
+    if (held != slot) continue;
+    recency_.splice(recency_.begin(), recency_, it->second.position);
+    return &credential;
+  }
+  return nullptr;
 }
 
 void CredentialCache::store(const std::string& account, Slot slot, const sasl::ScramCredential& credential) {
@@ -25,7 +29,13 @@ void CredentialCache::store(const std::string& account, Slot slot, const sasl::S
   } else {
     recency_.splice(recency_.begin(), recency_, it->second.position);
   }
-  it->second.slots[static_cast<size_t>(slot)] = credential;
+  auto& slots = it->second.slots;
+  auto held = std::find_if(slots.begin(), slots.end(), [slot](const auto& entry) { return entry.first == slot; });
+  if (held != slots.end()) {
+    held->second = credential;
+  } else {
+    slots.emplace_back(slot, credential);
+  }
   evict();
 }
 

@@ -6,13 +6,13 @@
 // own writes do, parleyctl's arrive as NOTIFY kAccountChangesChannel, and
 // the whole cache is dropped on each database reconnection, since
 // notifications sent while disconnected are lost.
-#include <array>
 #include <cstddef>
 #include <list>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "xmpp/sasl/scram_credential.hpp"
 
@@ -36,7 +36,8 @@ class CredentialCache {
 
  private:
   struct Entry {
-    std::array<std::optional<sasl::ScramCredential>, 4> slots;
+    // Usually one: a client sticks to one mechanism.
+    std::vector<std::pair<Slot, sasl::ScramCredential>> slots;
     std::list<std::string>::iterator position;
   };
   void evict();
