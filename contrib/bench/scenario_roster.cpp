@@ -50,6 +50,7 @@ RoundResult run_roster_round(BenchRun& run, int) {
   const uint64_t started_ns = ramp.clients().front()->started_ns();
   const uint64_t ready_ns = ramp.clients().front()->ready_ns();
   result.label("login", ramp.clients().front()->used_sasl2() ? "sasl2+bind2" : "sasl+bind");
+  result.label("tls", ramp.clients().front()->resumed_tls() ? "resumed" : "full");
   ramp.finish_all();
 
   result.add("items", static_cast<double>(items.value_or(0)));

@@ -50,6 +50,15 @@ std::string stream_header(std::string_view domain) {
          "' version='1.0' xml:lang='en' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
 }
 
+// Keeps the newest session ticket in the connection's ClientContext.
+int keep_ticket(SSL* ssl, SSL_SESSION* session) {
+  auto* ctx = static_cast<ClientContext*>(SSL_get_app_data(ssl));
+  if (!ctx || !ctx->tls_resume) return 0;
+  if (ctx->resumable) SSL_SESSION_free(ctx->resumable);
+  ctx->resumable = session;
+  return 1;  // the callback now owns the reference
+}
+
 }  // namespace
 
 SSL_CTX* make_client_tls_context() {
@@ -58,6 +67,8 @@ SSL_CTX* make_client_tls_context() {
   // RFC 7590 §3.1: TLS 1.2 or later.
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, keep_ticket);
   return ctx;
 }
 
@@ -302,6 +313,8 @@ void Client::begin_tls() {
   tls_out_ = BIO_new(BIO_s_mem());
   SSL_set_bio(ssl_.get(), tls_in_, tls_out_);
   SSL_set_tlsext_host_name(ssl_.get(), ctx_.domain.c_str());
+  SSL_set_app_data(ssl_.get(), &ctx_);
+  if (ctx_.tls_resume && ctx_.resumable) SSL_set_session(ssl_.get(), ctx_.resumable);
   SSL_set_connect_state(ssl_.get());
   // RFC 6120 §5.4.3.3: after TLS both parties start a new stream.
   scanner_.reset();
@@ -313,6 +326,7 @@ void Client::continue_handshake() {
   const int rc = SSL_do_handshake(ssl_.get());
   flush_tls();
   if (rc == 1) {
+    resumed_tls_ = SSL_session_reused(ssl_.get()) == 1;
     state_ = State::features;
     open_stream();
     return;
@@ -360,6 +374,12 @@ void Client::finish() {
   if (state_ == State::connecting || state_ == State::idle) return abort();
   send_plain("</stream:stream>");
   if (!tcp_) return;
+  if (ssl_ && SSL_is_init_finished(ssl_.get())) {
+    // RFC 6120 §4.4: close TLS too. OpenSSL also keeps a session resumable
+    // only after a clean close_notify.
+    SSL_shutdown(ssl_.get());
+    flush_tls();
+  }
   uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_));
   // Shutdown waits for queued writes; the close follows in its callback.
   // The handle stops reporting to this client right away, so the client

@@ -32,12 +32,18 @@ struct ClientContext {
   // XEP-0388 SASL2 with XEP-0386 Bind2 when the server offers both, as
   // current mobile clients do; otherwise RFC 6120 SASL, restart and bind.
   bool sasl2 = true;
+  // RFC 8446 §2.2: resume with the newest ticket the server issued, as a
+  // returning client's TLS stack does; false makes every handshake full.
+  bool tls_resume = false;
+  SSL_SESSION* resumable = nullptr;  // owned; the newest ticket received
   SaltedPasswordCache salted_passwords;
   char read_buffer[64 * 1024];
 };
 
 // Creates the client TLS context used by all connections: TLS 1.2+, no
 // certificate verification (bench servers use self-signed certificates).
+// Tickets the server sends are kept in the ClientContext found through the
+// SSL's loop (see tls_resume).
 SSL_CTX* make_client_tls_context();
 
 // Parses an IP literal and port into ctx.server; false if invalid.
@@ -83,6 +89,7 @@ class Client {
   const std::string& error() const { return error_; }        // why it failed
   uint64_t started_ns() const { return started_ns_; }        // uv_hrtime() at start()
   uint64_t ready_ns() const { return ready_ns_; }            // uv_hrtime() when ready
+  bool resumed_tls() const { return resumed_tls_; }
   // Whether this login used SASL2 + Bind2 (for the report).
   bool used_sasl2() const { return sasl2_; }
   uint64_t bytes_received() const { return bytes_received_; }
@@ -129,6 +136,7 @@ class Client {
   std::string error_;
   uint64_t started_ns_ = 0;
   uint64_t ready_ns_ = 0;
+  bool resumed_tls_ = false;
   uint64_t bytes_received_ = 0;
 };
 
