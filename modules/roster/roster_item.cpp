@@ -42,6 +42,12 @@ bool RosterItem::visible() const {
   return in_roster || subscription != Subscription::None || ask || approved;
 }
 
+bool RosterItem::looks_like(const RosterItem& other) const {
+  return visible() == other.visible() && contact == other.contact && name == other.name &&
+         subscription == other.subscription && ask == other.ask && approved == other.approved &&
+         groups == other.groups;
+}
+
 xml::Element RosterItem::to_xml(bool removed) const {
   xml::Element item("item", std::string(kRosterNs));
   item.set_attr("jid", contact);

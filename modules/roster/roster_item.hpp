@@ -34,6 +34,9 @@ struct RosterItem {
   void set_from(bool on);
   // Whether the item belongs in roster results and pushes.
   bool visible() const;
+  // Whether a client would see the same item in both (pending_in, which
+  // clients never see, may differ).
+  bool looks_like(const RosterItem& other) const;
   // <item/> as in RFC 6121 §2.1.2; `removed` gives subscription='remove'.
   xml::Element to_xml(bool removed = false) const;
 };

@@ -128,7 +128,11 @@ void RosterState::write_version(const xmpp::Jid& user, int64_t version) {
 
 void RosterState::store(const xmpp::Jid& user, Roster& roster, const RosterItem& item) {
   bool was_visible = false;
-  if (auto it = roster.items.find(item.contact); it != roster.items.end()) was_visible = it->second.visible();
+  bool looks_unchanged = false;
+  if (auto it = roster.items.find(item.contact); it != roster.items.end()) {
+    was_visible = it->second.visible();
+    looks_unchanged = it->second.looks_like(item);
+  }
   if (!item.visible() && !item.pending_in) {
     // Nothing left worth a row (a denied request, say).
     if (roster.items.count(item.contact)) remove(user, roster, item.contact);
@@ -136,7 +140,8 @@ void RosterState::store(const xmpp::Jid& user, Roster& roster, const RosterItem&
   }
   RosterItem& stored = roster.items[item.contact] = item;
   stored.in_roster = item.visible();
-  int64_t version = ++roster.version;
+  // A change no client can see needs no new roster version (XEP-0237).
+  int64_t version = looks_unchanged ? roster.version : ++roster.version;
   std::weak_ptr<bool> alive = alive_;
   std::optional<std::string> name;
   if (stored.in_roster) name = item.name;
@@ -148,6 +153,9 @@ void RosterState::store(const xmpp::Jid& user, Roster& roster, const RosterItem&
                          [this, alive](store::PgResult&& result) {
                            if (!result.ok && !alive.expired() && *alive.lock()) log_failure("item write", result);
                          });
+  // RFC 6121 §3.1.3: an inbound request that only sets pending-in is not
+  // pushed; the client sees the subscribe stanza itself.
+  if (looks_unchanged) return;
   write_version(user, version);
   if (item.visible()) {
     push(user, roster, item, false);
