@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include <string>
+#include <vector>
 
 using namespace parley::net;
 using parley::net::test::TestPki;
@@ -329,4 +330,49 @@ TEST_CASE("sessions survive the replacement of their context set (reload)") {
     REQUIRE(run_handshake(late_client, pending_server).server == TlsStatus::Ok);
     // The old set is gone, so no SNI switch: the old default certificate.
     CHECK(common_name(late_client.peer_certificate()) == "a.example");
+}
+
+namespace {
+
+// A client context that keeps every session ticket the server sends.
+struct TicketKeepingClient {
+    SslCtxPtr ctx{SSL_CTX_new(TLS_client_method())};
+    std::vector<SSL_SESSION*> tickets;
+
+    TicketKeepingClient() {
+        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+        SSL_CTX_set_app_data(ctx.get(), this);
+        SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx.get(), [](SSL* ssl, SSL_SESSION* session) {
+            static_cast<TicketKeepingClient*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)))->tickets.push_back(session);
+            return 1;  // kept
+        });
+    }
+    ~TicketKeepingClient() {
+        for (SSL_SESSION* s : tickets) SSL_SESSION_free(s);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a returning client resumes its TLS session with the one ticket it was given (RFC 8446 §2.2)") {
+    Fixture f;
+    for (const char* host : {"a.example", "b.example"}) {  // the default context, and one chosen by SNI
+        CAPTURE(host);
+        TicketKeepingClient keeper;
+        TlsSession first_server(f.servers.default_context(), true);
+        TlsSession first_client(keeper.ctx.get(), false);
+        first_client.set_peer_name(host);
+        REQUIRE(run_handshake(first_client, first_server).client == TlsStatus::Ok);
+        CHECK_FALSE(SSL_session_reused(first_server.native_handle()));
+        REQUIRE(keeper.tickets.size() == 1);  // one, not OpenSSL's default two
+
+        TlsSession again_server(f.servers.default_context(), true);
+        TlsSession again_client(keeper.ctx.get(), false);
+        again_client.set_peer_name(host);
+        REQUIRE(SSL_set_session(again_client.native_handle(), keeper.tickets.front()) == 1);
+        REQUIRE(run_handshake(again_client, again_server).client == TlsStatus::Ok);
+        CHECK(SSL_session_reused(again_server.native_handle()));
+        CHECK(served_common_name(again_server) == host);
+    }
 }
