@@ -6,6 +6,7 @@
 #include <memory>
 #include <unordered_set>
 
+#include "core/datetime.hpp"
 #include "core/option.hpp"
 #include "modules/offline/offline_store.hpp"
 #include "xml/writer.hpp"
@@ -34,22 +35,13 @@ void declare_options(core::OptionRegistry& registry) {
                 true});
 }
 
-std::string utc_timestamp() {
-  std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);  // XEP-0082 DateTime
-  return buffer;
-}
-
 // XEP-0160 §3: only normal and chat messages are stored; headline messages
 // are dropped and groupchat/error never get here (RFC 6121 §8.5.2.1.1).
 xmpp::HookResult store(xmpp::ModuleContext& ctx, OfflineState& state, xmpp::StanzaEvent& event) {
   const xmpp::RoutedStanza& s = event.stanza;
   if (s.type != "normal" && s.type != "chat") return xmpp::HookResult::Pass;
 
-  std::string stamp = utc_timestamp();
+  std::string stamp = core::xep0082_datetime(std::time(nullptr));
   xml::Element stored = s.element;
   xml::Element& delay = stored.append(xml::Element("delay", std::string(kDelayNs)));
   delay.set_attr("from", ctx.host());

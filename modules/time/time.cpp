@@ -1,20 +1,13 @@
 // XEP-0202: Entity Time — the server's clock, in UTC with its local offset.
 #include <ctime>
 
+#include "core/datetime.hpp"
 #include "xmpp/module_api.hpp"
 
 namespace parley::modules {
 
 namespace {
 constexpr std::string_view kTimeNs = "urn:xmpp:time";
-
-std::string utc_timestamp(std::time_t now) {
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);  // XEP-0082 DateTime
-  return buffer;
-}
 
 std::string utc_offset(std::time_t now) {
   std::tm local{};
@@ -33,7 +26,7 @@ void start(xmpp::ModuleContext& ctx) {
     std::time_t now = std::time(nullptr);
     xml::Element time("time", std::string(kTimeNs));
     time.append(xml::Element("tzo", std::string(kTimeNs))).append_text(utc_offset(now));
-    time.append(xml::Element("utc", std::string(kTimeNs))).append_text(utc_timestamp(now));
+    time.append(xml::Element("utc", std::string(kTimeNs))).append_text(core::xep0082_datetime(now));
     request.reply(std::move(time));
   });
 }

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "core/datetime.hpp"
 #include "modules/register/sms/gateway.hpp"
 
 namespace parley::modules::sms {
@@ -15,11 +16,7 @@ class OutboxGateway final : public Gateway {
  public:
   explicit OutboxGateway(std::string path) : path_(std::move(path)) {}
   void send(const std::string& number, const std::string& text, SendDone done) override {
-    std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    const std::string stamp = core::xep0082_datetime(std::time(nullptr));
     std::ofstream out(path_, std::ios::app);
     out << stamp << '\t' << number << '\t' << text << '\n';
     out.flush();
