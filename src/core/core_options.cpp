@@ -95,6 +95,14 @@ void register_core_options(OptionRegistry& registry) {
                          "returning client's login needs no database query; 0 turns the cache off. Password "
                          "changes and deletions, parleyctl's included, drop an account from it at once."});
 
+    registry.add({.key = "auth.fast_token_lifetime", .type = OptionType::Duration, .default_value = "\"14d\"",
+                  .min = 0, .max = 365LL * 86'400'000,
+                  .doc = "Lifetime of XEP-0484 FAST tokens: a client that logged in with its password may ask for "
+                         "one and then log in with it in a single round trip (SASL2 with an HT-SHA-256 mechanism). "
+                         "A token used in the second half of its life is replaced by a new one; a password change "
+                         "revokes them all. 0 turns FAST off.",
+                  .per_host = true});
+
     registry.add({.key = "auth.strict_channel_binding", .type = OptionType::Boolean, .default_value = "false",
                   .doc = "Refuse SCRAM when the client says it supports channel binding but did not use it ('y' flag) "
                          "although -PLUS is offered (RFC 5802 §6 downgrade protection). Off by default because clients "

@@ -216,11 +216,13 @@ void AccountStore::fetch(const store::PgStatement& statement, store::PgParams pa
 void AccountStore::forget(std::string_view account) {
   ++generation_;
   cache_.forget(account);
+  fast_tokens_.forget(account);
 }
 
 void AccountStore::forget_all() {
   ++generation_;
   cache_.clear();
+  fast_tokens_.forget_all();
 }
 
 void AccountStore::exists(const std::string& host, const std::string& username,
@@ -314,7 +316,9 @@ void AccountStore::set_password(const std::string& host, const std::string& user
 void AccountStore::set_credentials(const std::string& host, const std::string& username,
                                    const AccountCredentials& credentials, AccountWriteDone done) {
   std::weak_ptr<bool> alive = alive_;
-  db_.execute(kSetCredentials, credential_params(host, username, credentials),
+  // A new password also signs out every client holding a FAST token.
+  db_.transaction({{&kSetCredentials, credential_params(host, username, credentials)},
+                   {&FastTokens::revoke_all_statement(), {host, username}}},
               [this, alive, account = username + "@" + host, done = std::move(done)](store::PgResult&& result) {
                 if (!result.ok) {
                   done({AccountWriteStatus::Failed, result.error});
@@ -352,6 +356,9 @@ std::string set_password(store::PgSync& db, const std::string& host, const std::
     if (r.rows.empty()) return "no such account";
     std::string error = store_credentials(db, host, username, password, iterations);
     if (!error.empty()) return error;
+    // A new password also signs out every client holding a FAST token.
+    store::PgResult revoked = db.exec(std::string(FastTokens::revoke_all_statement().sql), {host, username});
+    if (!revoked.ok) return revoked.error;
     // Delivered at commit: a running parleyd drops its cached credentials.
     store::PgResult notified =
         db.exec("SELECT pg_notify($1, $2)", {std::string(kAccountChangesChannel), username + "@" + host});

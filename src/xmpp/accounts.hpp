@@ -12,6 +12,7 @@
 #include "store/pg_client.hpp"
 #include "store/pg_result.hpp"
 #include "xmpp/credential_cache.hpp"
+#include "xmpp/fast_tokens.hpp"
 #include "xmpp/sasl/condition.hpp"
 #include "xmpp/sasl/mechanism.hpp"
 #include "xmpp/sasl/scram_credential.hpp"
@@ -93,7 +94,11 @@ class AccountStore {
   void forget(std::string_view account);
   // After a database reconnection (notifications may have been lost).
   void forget_all();
-  void set_cache_capacity(size_t capacity) { cache_.set_capacity(capacity); }
+  void set_cache_capacity(size_t capacity) {
+    cache_.set_capacity(capacity);
+    fast_tokens_.set_capacity(capacity);
+  }
+  FastTokens& fast_tokens() { return fast_tokens_; }
 
  private:
   // Derives credentials off the loop, then writes them with `write`; a
@@ -107,6 +112,7 @@ class AccountStore {
   Services& services_;
   OffLoop off_loop_;
   CredentialCache cache_{0};
+  FastTokens fast_tokens_{db_};
   // Bumped by every forget: a fetch that started before must not cache what it read.
   uint64_t generation_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -9,10 +9,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <variant>
 
 #include "net/connection.hpp"
 #include "xml/stream_parser.hpp"
+#include "xmpp/fast_tokens.hpp"
 #include "xmpp/sasl/condition.hpp"
 #include "xmpp/sasl/mechanism.hpp"
 #include "xmpp/sasl/scram_credential.hpp"
@@ -136,8 +138,17 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   struct Sasl2Exchange {
     bool bind = false;       // Bind2 requested inline
     std::string tag;         // the client's <tag/>, the start of the resource
+    std::string agent_id;    // <user-agent id/> (XEP-0388 §2.3), which FAST tokens belong to
+    std::string token_mechanism;  // a FAST token to hand out on success, for this HT mechanism
+    bool revoke_token = false;    // <fast invalidate='true'/> (XEP-0484 §8)
   };
   std::optional<Sasl2Exchange> sasl2_;
+  void finish_sasl2_success(const Sasl2Exchange& exchange, std::string_view additional_data,
+                            const FastToken* token);
+  // XEP-0484 FAST inside SASL2 (c2s_fast.cpp): the HT mechanisms this
+  // stream can offer, and a login with a token.
+  std::vector<std::string_view> fast_mechanisms() const;
+  void sasl_fast(const xml::Element& authenticate);
   bool sasl_busy_ = false;  // a database or PBKDF2 step is under way
 };
 

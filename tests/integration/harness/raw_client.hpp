@@ -54,6 +54,8 @@ class RawClient : private xml::StreamHandler {
   bool connection_closed() const { return connection_closed_; }
   const std::optional<xml::Element>& stream_header() const { return header_; }
   std::string tls_version() const;
+  // Channel-binding data of the TLS layer ("tls-exporter", "tls-server-end-point").
+  std::optional<std::string> channel_binding(const std::string& type) const;
   // Whether the server's certificate is valid for `host` (RFC 6125 name check).
   bool peer_certificate_matches(const std::string& host) const;
   // Stop reading from the socket (for the slow-reader test).
@@ -69,7 +71,6 @@ class RawClient : private xml::StreamHandler {
   void on_stream_error(xml::StreamError error, std::string_view text) override;
   // Reads once, feeding the parser; false on timeout or close.
   bool read_some(int timeout_ms);
-  std::optional<std::string> channel_binding(const std::string& type) const;
 
   int fd_ = -1;
   SSL_CTX* ctx_ = nullptr;
