@@ -20,6 +20,7 @@ constexpr std::string_view common_options =
     "  --host IP (127.0.0.1)  --port PORT (5222)  --domain DOMAIN (localhost)\n"
     "  --user-prefix P (bench)  --password PW (bench)   accounts are P1..PN\n"
     "  --mech SCRAM-SHA-1|SCRAM-SHA-256|SCRAM-SHA-512|PLAIN (SCRAM-SHA-1)\n"
+    "  --fast yes|no (yes: XEP-0484 FAST tokens where offered, as returning clients use them)\n"
     "  --tls-resume yes|no (yes: resume TLS with the last session ticket, as returning clients do)\n"
     "  --sasl2 yes|no (yes: SASL2 + Bind2 where the server offers them, as current clients do)\n"
     "  --server-name NAME (server)  --server-pid PID[,PID...]  (RSS of the first; CPU of all)\n"
@@ -155,6 +156,7 @@ int main(int argc, char** argv) {
   clients.mechanism = options.text("--mech", "SCRAM-SHA-1");
   clients.sasl2 = options.text("--sasl2", "yes") != "no";
   clients.tls_resume = options.text("--tls-resume", "no") == "yes";
+  clients.fast = options.text("--fast", "no") == "yes";
   if (clients.mechanism != "PLAIN" && !scram_hash_from_mechanism(clients.mechanism)) {
     std::fprintf(stderr, "parley-bench: unsupported mechanism '%s'\n", clients.mechanism.c_str());
     return 2;

@@ -49,7 +49,8 @@ RoundResult run_roster_round(BenchRun& run, int) {
   }
   const uint64_t started_ns = ramp.clients().front()->started_ns();
   const uint64_t ready_ns = ramp.clients().front()->ready_ns();
-  result.label("login", ramp.clients().front()->used_sasl2() ? "sasl2+bind2" : "sasl+bind");
+  const Client& client = *ramp.clients().front();
+  result.label("login", client.used_fast() ? "fast+bind2" : client.used_sasl2() ? "sasl2+bind2" : "sasl+bind");
   result.label("tls", ramp.clients().front()->resumed_tls() ? "resumed" : "full");
   ramp.finish_all();
 

@@ -76,6 +76,8 @@ std::string_view mechanism_name(ScramHash hash) {
   return "SCRAM-SHA-1";
 }
 
+std::string hmac_sha256(std::string_view key, std::string_view data) { return hmac(ScramHash::sha256, key, data); }
+
 std::string base64_encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),

@@ -17,6 +17,8 @@ std::optional<ScramHash> scram_hash_from_mechanism(std::string_view mechanism);
 std::string_view mechanism_name(ScramHash hash);
 
 std::string base64_encode(std::string_view bytes);
+// HMAC-SHA-256, for the HT mechanisms of XEP-0484 FAST.
+std::string hmac_sha256(std::string_view key, std::string_view data);
 std::optional<std::string> base64_decode(std::string_view text);
 
 // PBKDF2 results keyed by (hash, password, salt, iterations). Deriving the

@@ -230,8 +230,23 @@ void Client::handle_features(std::string_view stanza) {
   sasl2_ = ctx_.sasl2 && stanza.find("urn:xmpp:sasl:2") != std::string_view::npos &&
            stanza.find("urn:xmpp:bind:0") != std::string_view::npos;
   if (sasl2_) {
+    const std::string bind = "<bind xmlns='urn:xmpp:bind:0'><tag>bench</tag></bind>";
+    const std::string agent = "<user-agent id='parley-bench-" + username_ + "'/>";
+    const bool fast = ctx_.fast && stanza.find(">HT-SHA-256-NONE<") != std::string_view::npos;
+    auto token = ctx_.fast_tokens.find(username_);
+    if (fast && token != ctx_.fast_tokens.end()) {
+      // HT-SHA-256-NONE: authcid NUL HMAC(token, "Initiator"); no challenge follows.
+      used_fast_ = true;
+      scram_.reset();
+      fast_responder_ = hmac_sha256(token->second, "Responder");
+      send_plain("<authenticate xmlns='urn:xmpp:sasl:2' mechanism='HT-SHA-256-NONE'><initial-response>" +
+                 base64_encode(username_ + std::string(1, '\0') + hmac_sha256(token->second, "Initiator")) +
+                 "</initial-response>" + agent + bind + "<fast xmlns='urn:xmpp:fast:0'/></authenticate>");
+      return;
+    }
     send_plain("<authenticate xmlns='urn:xmpp:sasl:2' mechanism='" + mech + "'><initial-response>" +
-               base64_encode(initial) + "</initial-response><bind xmlns='urn:xmpp:bind:0'><tag>bench</tag></bind>" +
+               base64_encode(initial) + "</initial-response>" + agent + bind +
+               (fast ? "<request-token xmlns='urn:xmpp:fast:0' mechanism='HT-SHA-256-NONE'/>" : "") +
                "</authenticate>");
     return;
   }
@@ -266,7 +281,14 @@ void Client::handle_sasl(std::string_view stanza) {
     // XEP-0388: no restart; with Bind2 the resource is already bound.
     auto decoded = base64_decode(child_text(stanza, "additional-data"));
     if (scram_ && (!decoded || !scram_->verify_server_final(*decoded))) return fail("server signature did not verify");
+    if (used_fast_ && decoded != fast_responder_) return fail("server's FAST proof did not verify");
     scram_.reset();
+    if (const std::size_t at = stanza.find("<token "); at != std::string_view::npos) {
+      // XEP-0484 §5: <token xmlns='urn:xmpp:fast:0' expiry='...' token='...'/>
+      const std::size_t value = stanza.find("token='", at + 7);
+      const std::size_t end = value == std::string_view::npos ? value : stanza.find('\'', value + 7);
+      if (end != std::string_view::npos) ctx_.fast_tokens[username_] = std::string(stanza.substr(value + 7, end - value - 7));
+    }
     authenticated_ = true;
     if (stanza.find("urn:xmpp:bind:0") == std::string_view::npos) return fail("SASL2 success without Bind2");
     return become_ready(std::string(child_text(stanza, "authorization-identifier")));

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,6 +37,11 @@ struct ClientContext {
   // returning client's TLS stack does; false makes every handshake full.
   bool tls_resume = false;
   SSL_SESSION* resumable = nullptr;  // owned; the newest ticket received
+  // XEP-0484 FAST where the server offers HT-SHA-256-NONE, as Conversations
+  // does: the first SASL2 login asks for a token, later ones use it (one
+  // round trip, no SCRAM).
+  bool fast = false;
+  std::map<std::string, std::string> fast_tokens;  // username -> token
   SaltedPasswordCache salted_passwords;
   char read_buffer[64 * 1024];
 };
@@ -92,6 +98,7 @@ class Client {
   bool resumed_tls() const { return resumed_tls_; }
   // Whether this login used SASL2 + Bind2 (for the report).
   bool used_sasl2() const { return sasl2_; }
+  bool used_fast() const { return used_fast_; }
   uint64_t bytes_received() const { return bytes_received_; }
 
  private:
@@ -132,6 +139,8 @@ class Client {
   std::unique_ptr<ScramClient> scram_;
   bool authenticated_ = false;
   bool sasl2_ = false;  // this login uses SASL2 + Bind2
+  bool used_fast_ = false;       // this login authenticated with a FAST token
+  std::string fast_responder_;   // the HT proof the server must send back
   std::string jid_;
   std::string error_;
   uint64_t started_ns_ = 0;
