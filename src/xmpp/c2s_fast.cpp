@@ -10,7 +10,6 @@
 #include "core/config.hpp"
 #include "core/worker.hpp"
 #include "xmpp/accounts.hpp"
-#include "xmpp/auth_throttle.hpp"
 #include "xmpp/c2s_session.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/sasl/scram_crypto.hpp"
@@ -54,11 +53,7 @@ void C2sSession::sasl_fast(const xml::Element& authenticate) {
     return;
   }
   std::string username = account->node();
-  if (std::optional<int> wait = worker_.auth_throttle().blocked_for(remote_ip_, host_, username)) {
-    sasl_failure(SaslCondition::TemporaryAuthFailure,
-                 "too many failed attempts; try again in " + std::to_string(*wait) + " s");
-    return;
-  }
+  if (sasl_throttled(username)) return;
   std::string_view binding_type = find_ht_mechanism(name)->channel_binding;
   std::string binding = binding_type.empty() ? std::string() : channel_binding(binding_type).value_or("");
   int64_t lifetime_s = worker_.config().get_duration("auth.fast_token_lifetime", host_).count() / 1000;

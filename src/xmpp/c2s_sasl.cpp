@@ -150,10 +150,8 @@ void C2sSession::sasl_scram_first(std::string_view message) {
     }
   }
   std::string username = account ? account->node() : client.username;
-  if (std::optional<int> wait = worker_.auth_throttle().blocked_for(remote_ip_, host_, username)) {
+  if (sasl_throttled(username)) {
     scram_.reset();
-    sasl_failure(SaslCondition::TemporaryAuthFailure,
-                 "too many failed attempts; try again in " + std::to_string(*wait) + " s");
     return;
   }
   scram_->username = username;
@@ -214,11 +212,7 @@ void C2sSession::sasl_plain(std::string_view message) {
     }
   }
   std::string username = account->node();
-  if (std::optional<int> wait = worker_.auth_throttle().blocked_for(remote_ip_, host_, username)) {
-    sasl_failure(SaslCondition::TemporaryAuthFailure,
-                 "too many failed attempts; try again in " + std::to_string(*wait) + " s");
-    return;
-  }
+  if (sasl_throttled(username)) return;
   std::optional<std::string> password = sasl::saslprep(credentials->password);
   if (!password) {
     sasl_failed_attempt(username);
@@ -266,6 +260,14 @@ void C2sSession::sasl_plain(std::string_view message) {
               }
             });
       });
+}
+
+bool C2sSession::sasl_throttled(std::string_view username) {
+  std::optional<int> wait = worker_.auth_throttle().blocked_for(remote_ip_, host_, username);
+  if (!wait) return false;
+  sasl_failure(SaslCondition::TemporaryAuthFailure,
+               "too many failed attempts; try again in " + std::to_string(*wait) + " s");
+  return true;
 }
 
 void C2sSession::sasl_challenge(std::string_view data) {

@@ -90,6 +90,9 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void sasl_success(std::string_view username, std::string_view additional_data);
   void sasl_failure(sasl::SaslCondition condition, std::string_view text = {});
   void sasl_failed_attempt(std::string_view username, std::string_view text = {});
+  // Answers temporary-auth-failure and returns true while `username` or this
+  // address is throttled after failed attempts.
+  bool sasl_throttled(std::string_view username);
   void sasl_challenge(std::string_view data);
   // XEP-0388 SASL2 with XEP-0386 Bind2 (c2s_sasl2.cpp): the same mechanisms,
   // other framing, no stream restart, and the resource bound inline.

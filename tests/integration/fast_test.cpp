@@ -296,3 +296,18 @@ TEST_CASE("FAST is not offered when auth.fast_token_lifetime is 0") {
   RawClient attempt(server.starttls_port());
   CHECK(failure_condition(fast_login(attempt, "alice", "anything", "HT-SHA-256-NONE").element) == "invalid-mechanism");
 }
+
+TEST_CASE("FAST: wrong tokens count towards the login throttle like wrong passwords") {
+  TestServer server;
+  server.add_user("alice@localhost", "secret");
+  RawClient login(server.starttls_port());
+  Issued issued = token_of(password_login(login, "alice", "secret", "HT-SHA-256-NONE"));
+  for (int i = 0; i < 5; ++i) {
+    RawClient guess(server.starttls_port());
+    CHECK(failure_condition(fast_login(guess, "alice", "guess" + std::to_string(i), "HT-SHA-256-NONE").element) ==
+          "not-authorized");
+  }
+  RawClient throttled(server.starttls_port());
+  xml::Element refused = fast_login(throttled, "alice", issued.token, "HT-SHA-256-NONE").element;
+  CHECK(failure_condition(refused) == "temporary-auth-failure");
+}
