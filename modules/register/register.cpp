@@ -67,6 +67,10 @@ void declare_options(core::OptionRegistry& r) {
   add("http_timeout", OptionType::Duration, "\"10s\"", 100, 120'000, {}, "http gateway: timeout of one attempt.");
   add("http_retries", OptionType::Integer, "2", 0, 10, {},
       "http gateway: further attempts after a non-2xx answer or a timeout.");
+  add("http_retry_delay", OptionType::Duration, "\"1s\"", 0, 10'000, {},
+      "http gateway: pause before the first retry, doubled before each next one, each pause at most 30s (0: "
+      "retry at once). A user whose SMS cannot be sent waits at most (http_retries + 1) x http_timeout plus "
+      "these pauses for the error: 33s with the defaults (3 x 10s + 1s + 2s).");
   r.add({"modules.register.exec_program", OptionType::Path, "\"\"", {}, {}, {},
          "exec gateway: the program to run (no shell).", true});
   add("exec_args", OptionType::StringList, "[\"{number}\", \"{text}\"]", {}, {}, {},

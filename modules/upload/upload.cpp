@@ -28,10 +28,20 @@ constexpr std::string_view kDiscoInfo = "http://jabber.org/protocol/disco#info";
 constexpr std::string_view kDiscoItems = "http://jabber.org/protocol/disco#items";
 constexpr std::string_view kDataForms = "jabber:x:data";
 
-// One statement checks the quota and inserts. Two requests of one account
-// in flight at the same moment both see the same total, so the quota can be
-// passed by the files requested concurrently (each within max_file_size): a
-// bound against abuse, like the offline module's mailbox limit.
+// One statement checks the quota and inserts. Its snapshot is taken when it
+// starts, so two of them for one account running at the same moment on two
+// connections (several parleyd sharing the database, or workers with a
+// connection each) would both see the total without the other's file and
+// could together pass the quota. kLockAccount, run before it in the same
+// transaction, makes them take turns: the second starts (and takes its
+// snapshot) once the first has committed. Requests of one connection run in
+// order anyway (PgClient's pipeline), so the lock is only ever waited for
+// across connections.
+constexpr store::PgStatement kLockAccount{
+    "upload_lock_account",
+    // Two int4 keys, a key space apart from the migrations' int8 lock; the
+    // first, 'upld' in ASCII, keeps other two-key users out.
+    "SELECT pg_advisory_xact_lock(1970301028, hashtext($1 || '/' || $2))"};
 constexpr store::PgStatement kCreateSlot{
     "upload_create_slot",
     "WITH used AS (SELECT coalesce(sum(size), 0) AS bytes, min(created_at) AS oldest FROM upload_slots "
@@ -167,10 +177,12 @@ void request_slot(const std::shared_ptr<UploadState>& state, xmpp::RoutedStanza&
   }
   std::string slot = upload::new_slot_id();
   std::weak_ptr<UploadState> weak = state;
-  state->db->execute(
-      kCreateSlot,
-      {state->host, s.from.node(), slot, filename, std::to_string(size), content_type,
-       std::to_string(state->slot_lifetime_ms), std::to_string(state->quota), std::to_string(state->expire_after_ms)},
+  state->db->transaction(
+      {{&kLockAccount, {state->host, s.from.node()}},
+       {&kCreateSlot,
+        {state->host, s.from.node(), slot, filename, std::to_string(size), content_type,
+         std::to_string(state->slot_lifetime_ms), std::to_string(state->quota),
+         std::to_string(state->expire_after_ms)}}},
       [weak, stanza = s, slot, filename, size, content_type](store::PgResult&& result) {
         auto state = weak.lock();
         if (!state) return;
@@ -196,7 +208,8 @@ void request_slot(const std::shared_ptr<UploadState>& state, xmpp::RoutedStanza&
         answer.append(xml::Element("put", std::string(kNs))).set_attr("url", put_url);
         answer.append(xml::Element("get", std::string(kNs))).set_attr("url", state->base_url + path);
         xmpp::IqRequest(*state->router, stanza.element, stanza.from, stanza.to).reply(std::move(answer));
-      });
+      },
+      1);  // kCreateSlot's result
 }
 
 void component(const std::shared_ptr<UploadState>& state, xmpp::RoutedStanza& s) {

@@ -202,8 +202,8 @@ void PgClient::query(std::string sql, PgParams params, Done done) {
     submit(std::move(commands), &sql, std::move(done));
 }
 
-void PgClient::transaction(std::vector<Command> commands, Done done) {
-    submit(std::move(commands), nullptr, std::move(done));
+void PgClient::transaction(std::vector<Command> commands, Done done, std::size_t keep) {
+    submit(std::move(commands), nullptr, std::move(done), keep);
 }
 
 bool PgClient::send_command(Pending& pending, const PgStatement* statement, const std::string* sql,
@@ -227,7 +227,7 @@ bool PgClient::send_command(Pending& pending, const PgStatement* statement, cons
     return PQsendQueryPrepared(conn_, name.c_str(), count, values.data(), nullptr, nullptr, 0) != 0;
 }
 
-void PgClient::submit(std::vector<Command> commands, const std::string* sql, Done done) {
+void PgClient::submit(std::vector<Command> commands, const std::string* sql, Done done, std::size_t keep) {
     if (state_ == State::closed) {
         done(PgResult::temporary_failure("database client closed"));
         return;
@@ -247,7 +247,7 @@ void PgClient::submit(std::vector<Command> commands, const std::string* sql, Don
             pending.result.error = trimmed(PQerrorMessage(conn_));
             break;
         }
-        if (i == 0) pending.kept_index = pending.prepares.size() - 1;  // after its PREPARE, if any
+        if (i == keep) pending.kept_index = pending.prepares.size() - 1;  // after its PREPARE, if any
     }
     pending_.push_back(std::move(pending));
     if (PQpipelineSync(conn_) != 1) {

@@ -74,12 +74,12 @@ public:
     // Runs named statements as one transaction: they share a pipeline sync,
     // so PostgreSQL runs them in one implicit transaction and a failure
     // rolls back those before it and skips those after. `done` gets the
-    // failing statement's result, or on success the first statement's.
+    // failing statement's result, or on success that of commands[keep].
     struct Command {
         const PgStatement* statement;
         PgParams params;
     };
-    void transaction(std::vector<Command> commands, Done done);
+    void transaction(std::vector<Command> commands, Done done, std::size_t keep = 0);
 
     bool connected() const { return state_ == State::connected; }
     // Requests sent and still waiting for their result.
@@ -117,7 +117,7 @@ private:
         std::string detail;
     };
 
-    void submit(std::vector<Command> commands, const std::string* sql, Done done);
+    void submit(std::vector<Command> commands, const std::string* sql, Done done, std::size_t keep = 0);
     // Queues one statement (and its PREPARE on first use); false if libpq refused.
     bool send_command(Pending& pending, const PgStatement* statement, const std::string* sql, const PgParams& params);
     void begin_connect();

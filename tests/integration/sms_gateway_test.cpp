@@ -1,8 +1,8 @@
 // The register module's SMS gateways other than the outbox: exec (a script)
 // and http (against tests/integration/harness/sms_http_server.py, a small
 // local HTTP server that records every request), including a 500 answer and a
-// timeout, which must be retried a bounded number of times and reported to
-// the user as a temporary error.
+// timeout, which must be retried a bounded number of times, with a growing
+// pause between attempts, and reported to the user as a temporary error.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -68,6 +68,19 @@ class SmsHttpServer {
   }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
   std::vector<std::string> requests() const { return read_lines(record_); }
+  // When each request arrived, in seconds (the recorder's monotonic clock).
+  std::vector<double> times() const {
+    std::vector<double> times;
+    for (const std::string& line : requests()) times.push_back(std::stod(line.substr(line.find("\"time\": ") + 8)));
+    return times;
+  }
+  // Waits until `count` requests have arrived.
+  bool wait_for(size_t count) const {
+    for (int i = 0; i < 250 && requests().size() < count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return requests().size() >= count;
+  }
 
  private:
   // Whether something listens on the port (the server is ready).
@@ -184,18 +197,23 @@ TEST_CASE("register: the http gateway posts templated requests and retries failu
     CHECK(failing.parleyctl({"sms", "test", "+12015550123"}, out) == 1);
     CHECK(out.find("the http gateway failed: the SMS gateway answered HTTP 500") != std::string::npos);
   }
-  SUBCASE("a 500 is retried http_retries times, then a temporary error") {
+  SUBCASE("a 500 is retried http_retries times, after growing pauses, then a temporary error") {
     TestServer server(register_options("sms_gateway = \"http\"\nhttp_url = \"" + http.url("/fail") +
-                                       "\"\nhttp_retries = 2\n"));
+                                       "\"\nhttp_retries = 2\nhttp_retry_delay = \"200ms\"\n"));
     auto client = tls_client(server);
     check_temporary_failure(ask(*client, "", signup_form(kNumber, "pw"), "set"));
-    CHECK(http.requests().size() == 3);
+    std::vector<double> times = http.times();
+    REQUIRE(times.size() == 3);
+    CHECK(times[1] - times[0] >= 0.2);
+    CHECK(times[2] - times[1] >= 0.4);  // doubled
+    CHECK(times[2] - times[0] < 2.0);
     CHECK(server.log().find("answered HTTP 500") != std::string::npos);
     CHECK(db_value(server, "SELECT count(*) FROM phone_verifications") == "0");
   }
   SUBCASE("a timeout is retried, then a temporary error") {
     TestServer server(register_options("sms_gateway = \"http\"\nhttp_url = \"" + http.url("/slow") +
-                                       "\"\nhttp_retries = 1\nhttp_timeout = \"400ms\"\n"));
+                                       "\"\nhttp_retries = 1\nhttp_timeout = \"400ms\"\n"
+                                       "http_retry_delay = \"200ms\"\n"));
     auto client = tls_client(server);
     auto started = std::chrono::steady_clock::now();
     client->send("<iq type='set' id='slow'>" + signup_form(kNumber, "pw") + "</iq>");
@@ -207,6 +225,32 @@ TEST_CASE("register: the http gateway posts templated requests and retries failu
     CHECK(answer->attr("id") == "slow");
     check_temporary_failure(*answer);
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+    std::vector<double> times = http.times();
+    REQUIRE(times.size() == 2);
+    CHECK(times[1] - times[0] >= 0.6);  // the timeout, then the pause
+  }
+  SUBCASE("a gateway dropped by a reload or a stop while it waits to retry") {
+    std::string config = "sms_gateway = \"http\"\nhttp_url = \"" + http.url("/fail") +
+                         "\"\nhttp_retries = 1\nhttp_retry_delay = \"1s\"\n";
+    TestServer server(register_options(config));
+    {
+      auto client = tls_client(server);
+      client->send("<iq type='set' id='dropped'>" + signup_form(kNumber, "pw") + "</iq>");
+      REQUIRE(http.wait_for(1));
+      // The reload replaces the gateway during its pause: the retry timer
+      // must be closed with it (no crash, no late request; like any report
+      // of a dropped gateway, the answer is lost).
+      server.signal(SIGHUP);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      CHECK(server.running());
+      CHECK(server.log().find("configuration and certificates reloaded") != std::string::npos);
+      CHECK(http.requests().size() == 1);  // the retry went with the old gateway
+    }
+    auto client = tls_client(server);
+    client->send("<iq type='set' id='stopped'>" + signup_form("+12015550124", "pw") + "</iq>");
+    REQUIRE(http.wait_for(2));
+    client.reset();
+    CHECK(server.stop() == 0);  // a clean exit with a retry pending
     CHECK(http.requests().size() == 2);
   }
   std::filesystem::remove_all(dir);

@@ -295,6 +295,75 @@ TEST_CASE("upload: too large and over quota get the XEP-0363 errors with the lim
   CHECK(rows(f.server, "username = 'alice'") == 2);
 }
 
+namespace {
+
+// A slot request as it goes on the wire, to send several in one write.
+std::string slot_iq(const std::string& id, uint64_t size) {
+  return "<iq type='get' id='" + id + "' to='upload.localhost'><request xmlns='urn:xmpp:http:upload:0' size='" +
+         std::to_string(size) + "' filename='" + id + ".jpg' content-type='image/jpeg'/></iq>";
+}
+
+// Waits for `count` IQ answers; returns how many granted a slot, and checks
+// that the others are the quota error.
+int granted_slots(RawClient& client, size_t count) {
+  int granted = 0;
+  for (size_t i = 0; i < count; ++i) {
+    std::optional<xml::Element> answer = client.next_named("iq");
+    REQUIRE(answer);
+    if (answer->attr("type") == "result") {
+      ++granted;
+      continue;
+    }
+    CHECK(condition_of(*answer, kStanzaErrors) == "resource-constraint");
+    CHECK(answer->first_child("error")->first_child("text")->text() ==
+          "Quota reached. Each account may store 10000 bytes of files");
+  }
+  return granted;
+}
+
+constexpr const char* kTenSlots = "[modules.upload]\nmax_file_size = \"1000B\"\nquota = \"10000B\"\n";
+
+}  // namespace
+
+TEST_CASE("upload: slot requests in flight together cannot pass the quota") {
+  Fixture f(upload_options(kTenSlots));
+  SUBCASE("two requests of one session, sent in one write") {
+    // The second reaches the server before the first is answered; each fits
+    // the quota alone, not together. (One server's statements run in order
+    // on its one database connection.)
+    for (int i = 0; i < 9; ++i) slot_urls(request_slot(f.alice, "stored" + std::to_string(i) + ".jpg", 1000));
+    f.alice.send(slot_iq("first", 600) + slot_iq("second", 600));
+    CHECK(granted_slots(f.alice, 2) == 1);
+    CHECK(rows(f.server, "username = 'alice'") == 10);
+  }
+  SUBCASE("bursts from two servers that share the database") {
+    ServerOptions options = upload_options(kTenSlots);
+    options.database = f.server.conninfo();
+    TestServer other(options);
+    RawClient phone(other.starttls_port());
+    phone.login("alice", "a", "phone");
+    // Two connections: without the per-account lock the two statements at
+    // the quota's edge may both see nine files, and both insert. Each round
+    // is one chance for that, so a few.
+    store::PgSync db(f.server.conninfo());
+    for (int round = 0; round < 4; ++round) {
+      std::string desk_burst, phone_burst;
+      for (int i = 0; i < 10; ++i) {
+        std::string suffix = std::to_string(round) + "-" + std::to_string(i);
+        desk_burst += slot_iq("desk" + suffix, 1000);
+        phone_burst += slot_iq("phone" + suffix, 1000);
+      }
+      f.alice.send(desk_burst);
+      phone.send(phone_burst);
+      int granted = granted_slots(f.alice, 10);
+      granted += granted_slots(phone, 10);
+      CHECK(granted == 10);
+      CHECK(rows(f.server, "username = 'alice'") == 10);
+      REQUIRE(db.exec("DELETE FROM upload_slots", {}).ok);
+    }
+  }
+}
+
 TEST_CASE("upload: names and paths cannot reach outside the upload directory") {
   Fixture f;
   for (const char* name : {"../../parley.toml", "a/b.jpg", "..", "back\\slash.jpg", ""}) {

@@ -188,15 +188,18 @@ TEST_CASE("a transaction commits all its statements or none") {
     constexpr PgStatement kInsert{"tx_insert", "INSERT INTO tx_test (k, v) VALUES ($1, $2) RETURNING k"};
     constexpr PgStatement kFail{"tx_fail", "SELECT 1 / $1::int"};
     constexpr PgStatement kCount{"tx_count", "SELECT count(*) FROM tx_test"};
-    auto run = [&](std::vector<PgClient::Command> commands) {
+    auto run = [&](std::vector<PgClient::Command> commands, std::size_t keep = 0) {
         std::optional<PgResult> out;
-        c.client.transaction(std::move(commands), [&](PgResult&& r) { out = std::move(r); });
+        c.client.transaction(std::move(commands), [&](PgResult&& r) { out = std::move(r); }, keep);
         REQUIRE(c.loop.run_until([&] { return out.has_value(); }, 10000));
         return std::move(*out);
     };
     PgResult both = run({{&kInsert, {"1", "a"}}, {&kInsert, {"2", "b"}}});
     REQUIRE(both.ok);
     CHECK(both.at(0, 0) == "1");  // the first statement's result
+    PgResult kept = run({{&kInsert, {"6", "f"}}, {&kCount, {}}}, 1);
+    REQUIRE(kept.ok);
+    CHECK(kept.at(0, 0) == "3");  // the second's, which sees the first's row
 
     // The second statement fails: the first is rolled back, the third skipped
     // (its PREPARE too, and the statement still works afterwards).
@@ -206,7 +209,7 @@ TEST_CASE("a transaction commits all its statements or none") {
     CHECK(failed.sqlstate == "22012");  // division_by_zero
     PgResult count = run({{&kCount, {}}});
     REQUIRE(count.ok);
-    CHECK(count.at(0, 0) == "2");
+    CHECK(count.at(0, 0) == "3");
     PgResult later = run({{&kLater, {"5"}}, {&kCount, {}}});
     CHECK(later.ok);
     CHECK(c.run("SELECT v FROM tx_test WHERE k = 5").at(0, 0) == "later");

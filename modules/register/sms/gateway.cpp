@@ -19,6 +19,7 @@ Settings settings_from(const core::Config& config, std::string_view host) {
   s.http_token = config.get_string(key("http_token"), host);
   s.http_timeout = config.get_duration(key("http_timeout"), host);
   s.http_retries = static_cast<int>(config.get_int(key("http_retries"), host));
+  s.http_retry_delay = config.get_duration(key("http_retry_delay"), host);
   s.exec_program = config.get_path(key("exec_program"), host).string();
   s.exec_args = config.get_list(key("exec_args"), host);
   s.exec_timeout = config.get_duration(key("exec_timeout"), host);

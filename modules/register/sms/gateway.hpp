@@ -42,10 +42,16 @@ struct Settings {
   std::string http_username, http_password, http_token;
   std::chrono::milliseconds http_timeout{10000};
   int http_retries = 2;
+  std::chrono::milliseconds http_retry_delay{1000};  // before the first retry, doubled for each next one
   std::string exec_program;
   std::vector<std::string> exec_args;  // templates: {number} {text}
   std::chrono::milliseconds exec_timeout{10000};
 };
+
+// The http gateway's longest pause between two attempts, whatever
+// http_retry_delay and http_retries say (the option's doc in register.cpp
+// names it: change both together).
+inline constexpr std::chrono::milliseconds kMaxHttpRetryPause{30'000};
 
 Settings settings_from(const core::Config& config, std::string_view host);
 // Null (and `error` set) if the settings name no known gateway.

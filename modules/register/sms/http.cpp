@@ -4,9 +4,12 @@
 // gateways without code. libcurl's multi interface runs on the server's
 // libuv loop (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION driving uv_poll and
 // uv_timer), so no request ever blocks the loop. A non-2xx answer or a
-// timeout is retried up to http_retries times, then reported as a failure.
+// timeout is retried up to http_retries times, then reported as a failure;
+// between attempts the request waits on a uv_timer (http_retry_delay,
+// doubled per retry, capped), so a gateway that is down is not hammered.
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -66,11 +69,17 @@ class HttpGateway final : public Gateway {
     curl_multi_cleanup(multi_);
     if (global_ == CURLE_OK) curl_global_cleanup();
     for (Poll* p : polls_) close_poll(p);
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    // A closed timer never fires, so a pending retry cannot reach the
+    // request or this object once they are gone.
+    for (Request* r : waiting_) {
+      close_timer(r->pause);
+      delete r;
+    }
+    close_timer(timer_);
   }
 
   void send(const std::string& number, const std::string& text, SendDone done) override {
-    auto* r = new Request{this, nullptr, nullptr, {}, number, text, 0, std::move(done)};
+    auto* r = new Request{this, nullptr, nullptr, {}, number, text, 0, std::move(done), nullptr};
     start(r);
   }
 
@@ -83,6 +92,7 @@ class HttpGateway final : public Gateway {
     std::string number, text;
     int attempt;
     SendDone done;
+    uv_timer_t* pause;  // set while waiting to retry; freed in its close callback
   };
   struct Poll {
     uv_poll_t handle;
@@ -150,14 +160,32 @@ class HttpGateway final : public Gateway {
         result.ok = true;
       }
       if (!result.ok && r->attempt < settings_.http_retries) {
-        ++r->attempt;
-        start(r);
+        retry_later(r);
         continue;
       }
       SendDone done = std::move(r->done);
       delete r;
       done(std::move(result));
     }
+  }
+
+  // Starts the next attempt after http_retry_delay, doubled for each retry
+  // already made (at most kMaxHttpRetryPause), on the loop: nothing waits.
+  void retry_later(Request* r) {
+    std::chrono::milliseconds pause =
+        std::min(settings_.http_retry_delay * (int64_t{1} << r->attempt), kMaxHttpRetryPause);
+    ++r->attempt;
+    r->pause = new uv_timer_t;
+    uv_timer_init(loop_, r->pause);
+    r->pause->data = r;
+    waiting_.insert(r);
+    uv_timer_start(r->pause, [](uv_timer_t* timer) {
+      auto* r = static_cast<Request*>(timer->data);
+      r->gateway->waiting_.erase(r);
+      close_timer(r->pause);
+      r->pause = nullptr;
+      r->gateway->start(r);
+    }, static_cast<uint64_t>(pause.count()), 0);
   }
 
   void act(curl_socket_t fd, int flags) {
@@ -210,6 +238,10 @@ class HttpGateway final : public Gateway {
     return 0;
   }
 
+  static void close_timer(uv_timer_t* timer) {
+    uv_close(reinterpret_cast<uv_handle_t*>(timer), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  }
+
   static void close_poll(Poll* poll) {
     uv_poll_stop(&poll->handle);
     uv_close(reinterpret_cast<uv_handle_t*>(&poll->handle),
@@ -222,6 +254,7 @@ class HttpGateway final : public Gateway {
   CURLM* multi_;
   uv_timer_t* timer_;  // freed in its close callback
   std::set<Request*> requests_;
+  std::set<Request*> waiting_;  // between two attempts
   std::set<Poll*> polls_;
 };
 

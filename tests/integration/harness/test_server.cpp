@@ -156,11 +156,15 @@ int run_program(const std::vector<std::string>& argv, std::string& output, const
 TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
   Cluster& c = cluster();
   dir_ = make_temp_dir("parley-it-");
-  std::string database = "it_" + std::to_string(getpid()) + "_" + std::to_string(c.next_database++);
-  store::PgSync admin(c.postgres->conninfo());
-  store::PgResult created = admin.exec("CREATE DATABASE " + database, {});
-  if (!created.ok) throw std::runtime_error("CREATE DATABASE failed: " + created.error);
-  conninfo_ = c.postgres->conninfo_for(database);
+  if (options_.database.empty()) {
+    std::string database = "it_" + std::to_string(getpid()) + "_" + std::to_string(c.next_database++);
+    store::PgSync admin(c.postgres->conninfo());
+    store::PgResult created = admin.exec("CREATE DATABASE " + database, {});
+    if (!created.ok) throw std::runtime_error("CREATE DATABASE failed: " + created.error);
+    conninfo_ = c.postgres->conninfo_for(database);
+  } else {
+    conninfo_ = options_.database;
+  }
   starttls_port_ = free_port();
   direct_tls_port_ = free_port();
   http_port_ = free_port();

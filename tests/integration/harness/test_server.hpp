@@ -42,6 +42,9 @@ struct ServerOptions {
   bool start = true;
   // Issue the hosts' certificates from this CA instead of self-signing them.
   std::optional<net::CertificateAuthority> issuer;
+  // Another TestServer's conninfo(): share its database (two parleyd of one
+  // deployment) instead of getting a fresh one.
+  std::string database;
 };
 
 class TestServer {
