@@ -231,6 +231,33 @@ bool TlsSession::peer_certificate_matches(std::string_view domain) const {
     return X509_check_host(cert, domain.data(), domain.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
 }
 
+X509* TlsSession::end_point_certificate() const {
+    return server_ ? SSL_get_certificate(ssl_) : SSL_get0_peer_certificate(ssl_);
+}
+
+// RFC 5929 §4.1: the certificate's signature hash, upgraded to SHA-256 when
+// that is MD5 or SHA-1; undefined when there is no single hash (e.g.
+// Ed25519), hence nullptr.
+const EVP_MD* TlsSession::end_point_digest(X509* cert) {
+    int md_nid = NID_undef;
+    int pk_nid = NID_undef;
+    if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, &pk_nid) != 1 || md_nid == NID_undef)
+        return nullptr;
+    if (md_nid == NID_md5 || md_nid == NID_sha1) md_nid = NID_sha256;
+    return EVP_get_digestbynid(md_nid);
+}
+
+bool TlsSession::has_channel_binding(std::string_view type) const {
+    if (ssl_ == nullptr || !handshake_done_) return false;
+    // RFC 9266 §2: tls-exporter only under TLS 1.3 (see channel_binding).
+    if (type == "tls-exporter") return SSL_version(ssl_) == TLS1_3_VERSION;
+    if (type == "tls-server-end-point") {
+        X509* cert = end_point_certificate();
+        return cert != nullptr && end_point_digest(cert) != nullptr;
+    }
+    return false;
+}
+
 std::optional<std::string> TlsSession::channel_binding(std::string_view type) const {
     if (ssl_ == nullptr || !handshake_done_) return std::nullopt;
     if (type == "tls-exporter") {
@@ -247,17 +274,8 @@ std::optional<std::string> TlsSession::channel_binding(std::string_view type) co
         return out;
     }
     if (type == "tls-server-end-point") {
-        X509* cert = server_ ? SSL_get_certificate(ssl_) : SSL_get0_peer_certificate(ssl_);
-        if (cert == nullptr) return std::nullopt;
-        // RFC 5929 §4.1: the certificate's signature hash, upgraded to
-        // SHA-256 when that is MD5 or SHA-1; undefined when there is no
-        // single hash (e.g. Ed25519), hence nullopt.
-        int md_nid = NID_undef;
-        int pk_nid = NID_undef;
-        if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, &pk_nid) != 1 || md_nid == NID_undef)
-            return std::nullopt;
-        if (md_nid == NID_md5 || md_nid == NID_sha1) md_nid = NID_sha256;
-        const EVP_MD* md = EVP_get_digestbynid(md_nid);
+        X509* cert = end_point_certificate();
+        const EVP_MD* md = cert == nullptr ? nullptr : end_point_digest(cert);
         if (md == nullptr) return std::nullopt;
         unsigned char digest[EVP_MAX_MD_SIZE];
         unsigned int len = 0;

@@ -59,6 +59,9 @@ public:
     //  "tls-server-end-point" (RFC 5929 §4.1): hash of the server certificate
     //  (ours as server, the peer's as client).
     std::optional<std::string> channel_binding(std::string_view type) const;
+    // Whether channel_binding(type) has data, without deriving it: stream
+    // features ask on every login, the data is needed only by -PLUS logins.
+    bool has_channel_binding(std::string_view type) const;
 
     // Peer certificate (not owned; valid while this session lives), or nullptr.
     X509* peer_certificate() const;
@@ -80,6 +83,9 @@ public:
     };
 
 private:
+    // The certificate tls-server-end-point hashes, and with which digest.
+    X509* end_point_certificate() const;
+    static const EVP_MD* end_point_digest(X509* cert);
     TlsStatus advance_handshake();
     TlsStatus fail(int ssl_error, const char* during);
 

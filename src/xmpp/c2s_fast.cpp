@@ -22,7 +22,7 @@ std::vector<std::string_view> C2sSession::fast_mechanisms() const {
   std::vector<std::string_view> out;
   if (!tls_ || worker_.config().get_duration("auth.fast_token_lifetime", host_).count() == 0) return out;
   for (const HtMechanism& m : kHtMechanisms) {
-    if (m.channel_binding.empty() || channel_binding(m.channel_binding)) out.push_back(m.name);
+    if (m.channel_binding.empty() || offers_channel_binding(m.channel_binding)) out.push_back(m.name);
   }
   return out;
 }

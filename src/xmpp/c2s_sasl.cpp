@@ -30,6 +30,11 @@ std::optional<std::string> C2sSession::channel_binding(std::string_view type) co
   return tls->channel_binding(type);
 }
 
+bool C2sSession::offers_channel_binding(std::string_view type) const {
+  const net::TlsSession* tls = connection_->tls();
+  return tls_ && tls && tls->has_channel_binding(type);
+}
+
 xml::Element C2sSession::mechanisms_feature() const {
   return offered_mechanisms(xml::Element("mechanisms", std::string(ns::sasl)));
 }
@@ -38,7 +43,7 @@ xml::Element C2sSession::offered_mechanisms(xml::Element mechanisms) const {
   auto add = [&](std::string_view name) {
     mechanisms.append(xml::Element("mechanism", mechanisms.ns())).append_text(name);
   };
-  bool plus = channel_binding("tls-exporter") || channel_binding("tls-server-end-point");
+  bool plus = offers_channel_binding("tls-exporter") || offers_channel_binding("tls-server-end-point");
   if (plus) {
     for (sasl::ScramHash hash : kHashes) add(sasl::scram_mechanism_name(hash, true));
   }
@@ -114,7 +119,7 @@ void C2sSession::sasl_auth(const xml::Element& auth) {
     sasl_failure(SaslCondition::InvalidMechanism);
     return;
   }
-  bool offers_plus = channel_binding("tls-exporter") || channel_binding("tls-server-end-point");
+  bool offers_plus = offers_channel_binding("tls-exporter") || offers_channel_binding("tls-server-end-point");
   scram_ = ScramExchange{};
   // The 'y' downgrade check applies only in strict mode (see auth.strict_channel_binding).
   offers_plus = offers_plus && worker_.config().get_bool("auth.strict_channel_binding", host_);

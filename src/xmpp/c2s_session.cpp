@@ -174,7 +174,7 @@ void C2sSession::send_features() {
         // XEP-0440: tell the client which channel-binding types we support.
         xml::Element cb("sasl-channel-binding", std::string(ns::sasl_channel_binding));
         for (std::string_view type : {"tls-exporter", "tls-server-end-point"}) {
-          if (!channel_binding(type)) continue;
+          if (!offers_channel_binding(type)) continue;
           xml::Element& item = cb.append(xml::Element("channel-binding", std::string(ns::sasl_channel_binding)));
           item.set_attr("type", std::string(type));
         }

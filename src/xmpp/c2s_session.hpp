@@ -109,6 +109,7 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   static std::string random_resource();
   void announce_bound();
   std::optional<std::string> channel_binding(std::string_view type) const;
+  bool offers_channel_binding(std::string_view type) const;  // without deriving the data
 
   core::Worker& worker_;
   std::unique_ptr<net::Connection> connection_;
