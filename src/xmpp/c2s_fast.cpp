@@ -36,7 +36,7 @@ void C2sSession::sasl_fast(const xml::Element& authenticate) {
   }
   if (sasl2_->agent_id.empty()) {
     // XEP-0484 §9: tokens belong to a client, named by its <user-agent id/>.
-    sasl_failure(SaslCondition::MalformedRequest, "FAST needs <user-agent id='...'/>");
+    sasl_failure(SaslCondition::MalformedRequest, "FAST needs <user-agent id='...'/> with an id of at most 128 bytes");
     return;
   }
   const xml::Element* initial = authenticate.first_child("initial-response", ns::sasl2);

@@ -19,6 +19,8 @@ namespace parley::xmpp {
 namespace {
 // Bind2 resources are the client's tag and a random part; a long tag is cut.
 constexpr size_t kMaxTagBytes = 64;
+// FAST tokens are stored per client id, so ids are kept short.
+constexpr size_t kMaxAgentIdBytes = 128;
 }  // namespace
 
 xml::Element C2sSession::sasl2_feature() const {
@@ -45,7 +47,8 @@ void C2sSession::handle_sasl2(const xml::Element& element) {
       if (const xml::Element* tag = bind->first_child("tag", ns::bind2)) sasl2_->tag = tag->text();
     }
     if (const xml::Element* agent = element.first_child("user-agent", ns::sasl2)) {
-      sasl2_->agent_id = std::string(agent->attr("id"));
+      // XEP-0388 §2.3 asks for a UUID; a longer id gets no FAST token.
+      if (agent->attr("id").size() <= kMaxAgentIdBytes) sasl2_->agent_id = std::string(agent->attr("id"));
     }
     if (const xml::Element* request = element.first_child("request-token", ns::fast)) {
       // XEP-0484 §4: only for a mechanism on offer; anything else gets no token.

@@ -201,6 +201,10 @@ TEST_CASE("FAST: wrong tokens, other clients, other mechanisms and malformed req
   RawClient no_agent(server.starttls_port());
   CHECK(failure_condition(fast_login(no_agent, "alice", issued.token, "HT-SHA-256-NONE", "").element) ==
         "malformed-request");
+  RawClient long_agent(server.starttls_port());
+  CHECK(failure_condition(
+            fast_login(long_agent, "alice", issued.token, "HT-SHA-256-NONE", std::string(129, 'a')).element) ==
+        "malformed-request");
   RawClient unknown(server.starttls_port());
   CHECK(failure_condition(fast_login(unknown, "alice", issued.token, "HT-SHA-1-NONE").element) == "invalid-mechanism");
 
