@@ -13,6 +13,7 @@
 #include "core/option.hpp"
 #include "modules/upload/upload_state.hpp"
 #include "net/http_message.hpp"
+#include "store/pg_array.hpp"
 #include "store/pg_client.hpp"
 #include "xmpp/module_api.hpp"
 #include "xmpp/router.hpp"
@@ -54,7 +55,8 @@ constexpr store::PgStatement kCreateSlot{
     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"};
 
 // Expired files, slots never used, and uploads cut off by a stop of parleyd
-// (still 'uploading' a day after their PUT deadline: no live upload is that slow).
+// (still 'uploading' a day after their PUT deadline: no live upload is that
+// slow; a fallback, as start-up removes those whose .part file it finds).
 constexpr store::PgStatement kExpire{
     "upload_expire",
     "DELETE FROM upload_slots WHERE host = $1 AND (created_at < now() - $2::bigint * interval '1 millisecond' "
@@ -246,6 +248,29 @@ void expire(const std::shared_ptr<UploadState>& state) {
                      });
 }
 
+constexpr store::PgStatement kDropStopped{
+    "upload_drop_stopped",
+    "DELETE FROM upload_slots WHERE host = $1 AND slot = ANY($2::text[]) AND state = 'uploading'"};
+
+// When a process starts, no upload of its own is under way, so a <slot>.part
+// in its directory was cut off by a stop of parleyd: the file and its slot
+// go now rather than with the daily expiry, and their bytes stop counting
+// against the owner's quota. (Start-up only, so the directory is read
+// synchronously.)
+void sweep_stopped_uploads(const std::shared_ptr<UploadState>& state) {
+  std::vector<std::string> cut_off;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(state->dir, ec)) {
+    const std::filesystem::path& path = entry.path();
+    if (path.extension() != ".part" || !upload::valid_slot_id(path.stem().string())) continue;
+    cut_off.push_back(path.stem().string());
+    std::filesystem::remove(path, ec);
+  }
+  if (cut_off.empty()) return;
+  state->log->info("upload", 0, "removing ", cut_off.size(), " uploads cut off by the last stop");
+  state->db->execute(kDropStopped, {state->host, store::format_text_array(cut_off)}, [](store::PgResult&&) {});
+}
+
 // The state outlives a SIGHUP reload (ModuleContext::carried): uploads and
 // downloads in progress hold it weakly and go on; the new start refreshes its
 // settings. It goes when the module is disabled or the host removed.
@@ -285,6 +310,11 @@ void start(xmpp::ModuleContext& ctx) {
   state->router = &ctx.router();
   state->log = &ctx.log();
   state->loop = ctx.loop();
+
+  if (!state->swept_stopped_uploads) {
+    state->swept_stopped_uploads = true;
+    sweep_stopped_uploads(state);
+  }
 
   ctx.add_disco_item(state->component);
   ctx.serve_component(state->component, [state = std::weak_ptr(state)](xmpp::RoutedStanza& s) {

@@ -43,6 +43,8 @@ struct UploadState {
   xmpp::Router* router = nullptr;
   core::Logger* log = nullptr;
   uv_loop_t* loop = nullptr;
+  // Set once this process has removed what a stop left half-uploaded.
+  bool swept_stopped_uploads = false;
 };
 
 // Slot ids: 128 random bits, base64url (RFC 4648 §5), unguessable.

@@ -396,6 +396,26 @@ TEST_CASE("upload: an interrupted upload leaves neither a file nor a slot") {
   CHECK(curl(f.server, {}, slot.get).code == 404);
 }
 
+TEST_CASE("upload: an upload cut off by stopping parleyd is removed when it starts again") {
+  Fixture f;
+  constexpr size_t kSize = 8 << 20;
+  std::filesystem::path file = random_file(f.server, "cut.bin", kSize);
+  Slot slot = slot_urls(request_slot(f.alice, "cut.bin", kSize, "application/octet-stream"));
+  Reply put;
+  std::thread uploader([&] {
+    put = put_file(f.server, slot.put, file, "application/octet-stream", {"--limit-rate", "1M"});
+  });
+  REQUIRE(eventually([&] { return rows(f.server, "state = 'uploading'") == 1 && files_in(f.dir()) == 1; }));
+  f.server.kill_hard();  // no chance to clean up
+  uploader.join();
+  CHECK(put.code != 201);
+  CHECK(rows(f.server, "state = 'uploading'") == 1);
+  CHECK(files_in(f.dir()) == 1);  // the .part file
+  f.server.start();
+  CHECK(eventually([&] { return rows(f.server, "true") == 0 && files_in(f.dir()) == 0; }));
+  CHECK(f.server.log().find("removing 1 uploads cut off by the last stop") != std::string::npos);
+}
+
 TEST_CASE("upload: expired files are removed by the cleanup task, and with their owner's account") {
   Fixture f(upload_options("[modules.upload]\ncleanup_interval = \"1s\"\nexpire_after = \"1h\"\n"));
   std::filesystem::path file = random_file(f.server, "f.bin", 100);
