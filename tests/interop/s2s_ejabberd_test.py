@@ -10,11 +10,10 @@ ejabberdctl points at its config dir) makes its name server. ejabberd's dialback
 authenticate by certificate. With slixmpp clients: messages both ways and
 subscriptions started on each side reaching 'both'.
 
-Status: NOT part of the interop suite yet. Parley -> ejabberd works (link
-up with SASL EXTERNAL, message delivered); ejabberd -> Parley does not:
-ejabberd asks the stub for the SRV records, gets them, and then reports
-"DNS lookup failed: enoname" within milliseconds, without asking for the
-target's address (docs/FEDERATION.md). Run it by hand (KEEP=1 keeps the logs) to continue.
+ejabberd looks up the SRV record with its own DNS client (the stub) but
+resolves the SRV target with the system's resolver, so the record points at
+"localhost" (/etc/hosts), where parleyd listens. Run by hand, KEEP=1 keeps
+the logs.
 Usage: s2s_ejabberd_test.py PARLEYD PARLEYCTL
 """
 import asyncio
@@ -208,9 +207,11 @@ certificate = "{tmp}/a.test.crt"
 key = "{tmp}/a.test.key"
 modules_enabled = ["disco", "ping", "roster", "s2s"]
 """)
-    # ejabberd finds parleyd by DNS: an SRV record (RFC 6120 §3.2.1) and an A record.
+    # ejabberd finds parleyd by DNS: an SRV record (RFC 6120 §3.2.1) from the
+    # stub, whose target it resolves with the system's resolver (hence a name
+    # /etc/hosts knows; "a.test" there gave "DNS lookup failed: enoname").
     dns = DnsStub({"a.test": "127.0.0.1"},
-                  {"_xmpp-server._tcp.a.test": (5, 0, parley_s2s, "a.test")})
+                  {"_xmpp-server._tcp.a.test": (5, 0, parley_s2s, "localhost")})
     dns.start()
     ejd, ctl = ejabberd_setup(tmp, ca, ej_c2s, ej_s2s, dns.port)
     log = open(os.path.join(tmp, "parleyd.log"), "w")
