@@ -29,8 +29,9 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_test import Client, check, failures, free_port, wait_port  # noqa: E402
-from s2s_prosody_test import make_certificates, wait_for  # noqa: E402
+from federation_conversation import federation_conversation  # noqa: E402
+from interop_test import check, failures, free_port, wait_port  # noqa: E402
+from s2s_prosody_test import make_certificates  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 
@@ -118,53 +119,6 @@ modules:
     return d, ctl
 
 
-async def conversation(parley_port, ejabberd_port):
-    alice = Client("alice@a.test/sli", "alice-pw")
-    bob = Client("bob@a.test/sli", "bob-pw")
-    eve = Client("eve@e.localhost/sli", "eve-pw")
-    for c in (alice, bob, eve):
-        c.auto_authorize = True
-        c.auto_subscribe = True
-    alice.connect(("127.0.0.1", parley_port))
-    bob.connect(("127.0.0.1", parley_port))
-    eve.connect(("127.0.0.1", ejabberd_port))
-    for c in (alice, bob, eve):
-        await asyncio.wait_for(c.ready.wait(), 30)
-    check(alice.authenticated and bob.authenticated and eve.authenticated, "clients sign in on both servers")
-
-    alice.send_message(mto="eve@e.localhost", mbody="hello ejabberd", mtype="chat")
-    try:
-        msg = await asyncio.wait_for(eve.received.get(), 30)
-        ok = msg["body"] == "hello ejabberd" and str(msg["from"]) == "alice@a.test/sli"
-    except asyncio.TimeoutError:
-        ok = False
-    check(ok, "Parley -> ejabberd: message delivered")
-    eve.send_message(mto="alice@a.test/sli", mbody="hello Parley", mtype="chat")
-    try:
-        msg = await asyncio.wait_for(alice.received.get(), 30)
-        ok = msg["body"] == "hello Parley" and str(msg["from"]) == "eve@e.localhost/sli"
-    except asyncio.TimeoutError:
-        ok = False
-    check(ok, "ejabberd -> Parley: message delivered")
-
-    await alice.get_roster()
-    await eve.get_roster()
-    await bob.get_roster()
-    alice.send_presence_subscription(pto="eve@e.localhost")
-    check(await wait_for(lambda: alice.client_roster["eve@e.localhost"]["subscription"] == "both", 20),
-          "Parley-initiated subscription reaches 'both' in the Parley user's roster")
-    check(await wait_for(lambda: eve.client_roster["alice@a.test"]["subscription"] == "both", 20),
-          "... and in the ejabberd user's roster")
-    eve.send_presence_subscription(pto="bob@a.test")
-    check(await wait_for(lambda: eve.client_roster["bob@a.test"]["subscription"] == "both", 20),
-          "ejabberd-initiated subscription reaches 'both' in the ejabberd user's roster")
-    check(await wait_for(lambda: bob.client_roster["eve@e.localhost"]["subscription"] == "both", 20),
-          "... and in the Parley user's roster")
-    for c in (alice, bob, eve):
-        c.disconnect()
-    await asyncio.sleep(0.5)
-
-
 def epmd_pids():
     found = subprocess.run(["pgrep", "-x", "epmd"], capture_output=True, text=True).stdout.split()
     return {int(pid) for pid in found}
@@ -231,7 +185,8 @@ modules_enabled = ["disco", "ping", "roster", "s2s"]
         r = subprocess.run(ctl + ["register", "eve", "e.localhost", "eve-pw"], capture_output=True, text=True,
                            timeout=60)
         check(r.returncode == 0, f"ejabberdctl register eve {r.stdout.strip()} {r.stderr.strip()}")
-        asyncio.run(asyncio.wait_for(conversation(parley_c2s, ej_c2s), 240))
+        talk = federation_conversation("ejabberd", "a.test", parley_c2s, "eve@e.localhost", "eve-pw", ej_c2s)
+        asyncio.run(asyncio.wait_for(talk, 240))
         parley_log = open(os.path.join(tmp, "parleyd.log")).read()
         check("incoming link e.localhost -> a.test authenticated by certificate" in parley_log,
               "ejabberd's link to Parley is authenticated by certificate (SASL EXTERNAL)")

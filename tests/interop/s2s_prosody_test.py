@@ -22,7 +22,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_test import Client, check, failures, free_port, wait_port  # noqa: E402
+from federation_conversation import federation_conversation  # noqa: E402
+from interop_test import check, failures, free_port, wait_port  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,74 +86,6 @@ VirtualHost "p.localhost"
     return path
 
 
-async def wait_for(predicate, seconds=15):
-    for _ in range(int(seconds * 10)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return False
-
-
-async def conversation(parley_port, prosody_port):
-    alice = Client("alice@a.localhost/sli", "alice-pw")
-    bob = Client("bob@a.localhost/sli", "bob-pw")
-    pat = Client("pat@p.localhost/sli", "pat-pw")
-    for c in (alice, bob, pat):
-        c.auto_authorize = True
-        c.auto_subscribe = True
-    alice.connect(("127.0.0.1", parley_port))
-    bob.connect(("127.0.0.1", parley_port))
-    pat.connect(("127.0.0.1", prosody_port))
-    for c in (alice, bob, pat):
-        await asyncio.wait_for(c.ready.wait(), 30)
-    check(alice.authenticated and bob.authenticated and pat.authenticated, "clients sign in on both servers")
-
-    alice.send_message(mto="pat@p.localhost", mbody="hello Prosody", mtype="chat")
-    try:
-        msg = await asyncio.wait_for(pat.received.get(), 20)
-        ok = msg["body"] == "hello Prosody" and str(msg["from"]) == "alice@a.localhost/sli"
-    except asyncio.TimeoutError:
-        ok = False
-    check(ok, "Parley -> Prosody: message delivered with the sender's full JID")
-
-    pat.send_message(mto="alice@a.localhost/sli", mbody="hello Parley", mtype="chat")
-    try:
-        msg = await asyncio.wait_for(alice.received.get(), 20)
-        ok = msg["body"] == "hello Parley" and str(msg["from"]) == "pat@p.localhost/sli"
-    except asyncio.TimeoutError:
-        ok = False
-    check(ok, "Prosody -> Parley: message delivered with the sender's full JID")
-
-    # A subscription started on the Parley side...
-    await alice.get_roster()
-    await pat.get_roster()
-    alice.send_presence_subscription(pto="pat@p.localhost")
-    check(await wait_for(lambda: alice.client_roster["pat@p.localhost"]["subscription"] == "both"),
-          "Parley-initiated subscription reaches 'both' in the Parley user's roster")
-    check(await wait_for(lambda: pat.client_roster["alice@a.localhost"]["subscription"] == "both"),
-          "... and in the Prosody user's roster")
-    check(await wait_for(lambda: "sli" in alice.client_roster["pat@p.localhost"].resources),
-          "the Parley user sees the Prosody user online")
-    check(await wait_for(lambda: "sli" in pat.client_roster["alice@a.localhost"].resources),
-          "the Prosody user sees the Parley user online")
-
-    # ... and one started on the Prosody side.
-    await bob.get_roster()
-    pat.send_presence_subscription(pto="bob@a.localhost")
-    check(await wait_for(lambda: pat.client_roster["bob@a.localhost"]["subscription"] == "both"),
-          "Prosody-initiated subscription reaches 'both' in the Prosody user's roster")
-    check(await wait_for(lambda: bob.client_roster["pat@p.localhost"]["subscription"] == "both"),
-          "... and in the Parley user's roster")
-
-    # Going offline on one side is seen on the other (RFC 6121 §4.5.2).
-    pat.disconnect()
-    check(await wait_for(lambda: "sli" not in alice.client_roster["pat@p.localhost"].resources),
-          "the Prosody user's unavailable presence reaches the Parley user")
-    alice.disconnect()
-    bob.disconnect()
-    await asyncio.sleep(0.5)
-
-
 def main():
     logging.basicConfig(level=logging.ERROR)
     if not shutil.which("prosody"):
@@ -203,7 +136,8 @@ modules_enabled = ["disco", "ping", "roster", "s2s"]
         prosody = subprocess.Popen(["prosody", "--config", pconfig, "-F"], stdout=plog, stderr=plog)
         check(wait_port(parley_c2s), "parleyd listens")
         check(wait_port(prosody_c2s), "prosody listens")
-        asyncio.run(asyncio.wait_for(conversation(parley_c2s, prosody_c2s), 240))
+        talk = federation_conversation("Prosody", "a.localhost", parley_c2s, "pat@p.localhost", "pat-pw", prosody_c2s)
+        asyncio.run(asyncio.wait_for(talk, 240))
         parley_log = open(os.path.join(tmp, "parleyd.log")).read()
         check("incoming link p.localhost -> a.localhost authenticated by certificate" in parley_log,
               "Prosody's link to Parley is authenticated by certificate (SASL EXTERNAL)")
