@@ -19,6 +19,10 @@ constexpr store::PgStatement kIssue{
     "VALUES ($1, $2, $3, 'new', $4, $5, to_timestamp($6)) "
     "ON CONFLICT (host, username, agent_id, slot) DO UPDATE SET mechanism = EXCLUDED.mechanism, "
     "token = EXCLUDED.token, expires_at = EXCLUDED.expires_at"};
+// Tokens of clients that stopped coming expire in place; each new token
+// clears its account's expired ones, so rows do not pile up.
+constexpr store::PgStatement kDropExpired{
+    "fast_drop_expired", "DELETE FROM fast_tokens WHERE host = $1 AND username = $2 AND expires_at < now()"};
 constexpr store::PgStatement kDropCurrent{
     "fast_drop_current",
     "DELETE FROM fast_tokens WHERE host = $1 AND username = $2 AND agent_id = $3 AND slot = 'current'"};
@@ -93,8 +97,8 @@ void FastTokens::issue(const std::string& host, const std::string& username, con
                        std::function<void(std::optional<FastToken>)> done) {
   FastToken token{std::string(mechanism), core::base64_encode(sasl::random_bytes(kTokenBytes)), expires_at};
   std::weak_ptr<bool> alive = alive_;
-  db_.execute(kIssue,
-              {host, username, agent_id, token.mechanism, token.secret, std::to_string(expires_at)},
+  db_.transaction({{&kDropExpired, {host, username}},
+                   {&kIssue, {host, username, agent_id, token.mechanism, token.secret, std::to_string(expires_at)}}},
               [this, alive, host, username, agent_id, token, done = std::move(done)](store::PgResult&& result) {
                 if (!result.ok) {
                   done(std::nullopt);

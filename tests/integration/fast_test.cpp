@@ -283,6 +283,11 @@ TEST_CASE("FAST: tokens expire, are replaced in the second half of their life, a
   std::this_thread::sleep_for(std::chrono::milliseconds(4200));
   RawClient expired(server.starttls_port());
   CHECK(failure_condition(fast_login(expired, "alice", second.token, "HT-SHA-256-NONE").element) == "not-authorized");
+  CHECK(slots(server, "alice") == std::vector<std::string>{"current"});  // expired, still stored
+  // A new token clears the account's expired ones.
+  RawClient relogin(server.starttls_port());
+  token_of(password_login(relogin, "alice", "secret", "HT-SHA-256-NONE", "another-device"));
+  CHECK(slots(server, "alice") == std::vector<std::string>{"new"});
 }
 
 TEST_CASE("FAST is not offered when auth.fast_token_lifetime is 0") {
