@@ -39,7 +39,30 @@ void IncomingLink::refill(uint64_t per_second) {
   if (held_.empty()) resume_reading();
 }
 
-void IncomingLink::deliver(xml::Element&& stanza) { deliver_remote(std::move(stanza)); }
+void IncomingLink::deliver(xml::Element&& stanza) {
+  if (sm_enabled_) ++sm_handled_;
+  deliver_remote(std::move(stanza));
+}
+
+void IncomingLink::handle_stream_management(const xml::Element& element) {
+  if (element.name() == "enable") {
+    if (!authenticated_ || sm_enabled_) {
+      xml::Element failed("failed", std::string(kSmNs));
+      failed.append(xml::Element("unexpected-request", std::string(xmpp::ns::stanza_errors)));
+      write_element(failed);
+      return;
+    }
+    // XEP-0198 §3: without resumption; counting starts now.
+    sm_enabled_ = true;
+    write_element(xml::Element("enabled", std::string(kSmNs)));
+  } else if (element.name() == "r" && sm_enabled_) {
+    xml::Element ack("a", std::string(kSmNs));
+    ack.set_attr("h", std::to_string(sm_handled_));
+    write_element(ack);
+  }
+  // <a/> from the peer acknowledges stanzas of a bidirectional link, which
+  // are not tracked; anything else is ignored too.
+}
 
 bool IncomingLink::send(xml::Element&& stanza) {
   if (!bidi_ready_ || closed()) return false;
@@ -121,6 +144,8 @@ void IncomingLink::send_features() {
     }
     if (federation_.bidi_enabled()) features.append(xml::Element("bidi", std::string(kBidiFeatureNs)));
   }
+  // XEP-0198: the peer may ask for acknowledgements once authenticated.
+  if (tls_ || plaintext) features.append(xml::Element("sm", std::string(kSmNs)));
   write_element(features);
 }
 
@@ -166,6 +191,10 @@ void IncomingLink::on_stanza(xml::Element&& element) {
     } else {
       close_with_stream_error("unsupported-stanza-type", "unexpected dialback element");
     }
+    return;
+  }
+  if (ns == kSmNs) {
+    handle_stream_management(element);
     return;
   }
   if (!authenticated_) {

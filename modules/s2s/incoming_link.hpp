@@ -37,6 +37,9 @@ class IncomingLink final : public Link {
   void dialback_outcome(const std::string& domain, bool valid);
   void offer_bidi();
   void handle_stanza(xml::Element&& stanza);
+  // XEP-0198 acknowledgements (no resumption): <enable/> once authenticated,
+  // then <a h/> for each <r/>, h counting the stanzas handed to the router.
+  void handle_stream_management(const xml::Element& element);
   // The domain the peer's certificate proves, if it proves `claimed`.
   bool certificate_valid_for(const std::string& claimed) const;
 
@@ -55,6 +58,8 @@ class IncomingLink final : public Link {
   uint64_t tokens_ = 0;
   bool limited_ = false;
   std::deque<xml::Element> held_;
+  bool sm_enabled_ = false;
+  uint32_t sm_handled_ = 0;  // XEP-0198 'h', modulo 2^32
 };
 
 }  // namespace parley::modules::s2s

@@ -1,5 +1,8 @@
 #include "modules/s2s/outgoing_link.hpp"
 
+#include <stdexcept>
+#include <string>
+
 #include "core/base64.hpp"
 #include "core/log.hpp"
 #include "modules/s2s/federation.hpp"
@@ -55,7 +58,7 @@ void OutgoingLink::try_next_endpoint() {
 
 bool OutgoingLink::send(xml::Element&& stanza) {
   if (state_ == State::Ready) {
-    write_stanza(std::move(stanza));
+    transmit(std::move(stanza));
     return true;
   }
   if (queue_.size() >= federation_.queue_limit()) return false;
@@ -164,6 +167,10 @@ void OutgoingLink::on_stanza(xml::Element&& element) {
     on_dialback(element);
     return;
   }
+  if (ns == kSmNs) {
+    handle_stream_management(element);
+    return;
+  }
   if (state_ == State::AwaitSasl && ns == xmpp::ns::sasl) {
     if (element.name() != "success") {
       failure_text_ = "the peer did not accept our certificate (SASL EXTERNAL)";
@@ -190,6 +197,7 @@ void OutgoingLink::on_features(const xml::Element& features) {
     close_with_stream_error("policy-violation", "unexpected stream features");
     return;
   }
+  peer_offers_sm_ = features.first_child("sm", kSmNs) != nullptr;
   if (authenticated_) {
     become_ready();
     return;
@@ -263,11 +271,61 @@ void OutgoingLink::on_tls_established() { tls_ = true; }
 
 void OutgoingLink::become_ready() {
   state_ = State::Ready;
+  // XEP-0198 on a one-way link: stanzas written from here on are counted by
+  // the peer, so they are tracked at once, before <enabled/> comes back.
+  if (peer_offers_sm_ && !bidi_) {
+    write_element(xml::Element("enable", std::string(kSmNs)));
+    sm_enabled_ = true;
+  }
   federation_.log().info("s2s", id_, "link ", local_, " -> ", remote_, " ready; ", queue_.size(), " stanzas queued");
   federation_.link_ready(*this);
   while (!queue_.empty()) {
-    write_stanza(std::move(queue_.front()));
+    transmit(std::move(queue_.front()));
     queue_.pop_front();
+  }
+}
+
+void OutgoingLink::transmit(xml::Element&& stanza) {
+  if (!sm_enabled_) {
+    write_stanza(std::move(stanza));
+    return;
+  }
+  unacked_.push_back(stanza);
+  write_stanza(std::move(stanza));
+  // One request at a time: the answer covers everything written before it.
+  if (!ack_requested_) {
+    write_element(xml::Element("r", std::string(kSmNs)));
+    ack_requested_ = true;
+  }
+}
+
+void OutgoingLink::handle_stream_management(const xml::Element& element) {
+  if (element.name() == "enabled") {
+    sm_enabled_ = true;
+  } else if (element.name() == "failed") {
+    sm_enabled_ = false;
+    unacked_.clear();
+  } else if (element.name() == "a" && sm_enabled_) {
+    uint32_t h = 0;
+    try {
+      h = static_cast<uint32_t>(std::stoul(std::string(element.attr("h"))));
+    } catch (const std::exception&) {
+      close_with_stream_error("undefined-condition", "<a/> without a valid 'h'");
+      return;
+    }
+    uint32_t newly = h - sm_acked_;  // modulo 2^32 (XEP-0198 §4)
+    if (newly > unacked_.size()) {
+      // XEP-0198 §4: acknowledging more than was sent.
+      close_with_stream_error("undefined-condition", "acknowledged more stanzas than were sent");
+      return;
+    }
+    unacked_.erase(unacked_.begin(), unacked_.begin() + newly);
+    sm_acked_ = h;
+    ack_requested_ = false;
+    if (!unacked_.empty()) {
+      write_element(xml::Element("r", std::string(kSmNs)));
+      ack_requested_ = true;
+    }
   }
 }
 
@@ -278,6 +336,12 @@ void OutgoingLink::on_finish(std::string_view reason) {
   for (Verify& v : verifies) v.done(false);
   // Never lose a stanza silently: what did not leave goes back to its sender.
   std::string text = failure_text_.empty() ? std::string(reason) : failure_text_;
+  // Written but never acknowledged (XEP-0198): the peer may not have them.
+  for (const xml::Element& stanza : unacked_) {
+    federation_.bounce(stanza, xmpp::errors::remote_server_timeout,
+                       "the link to " + remote_ + " ended before " + remote_ + " confirmed receipt: " + text);
+  }
+  unacked_.clear();
   while (!queue_.empty()) {
     federation_.bounce(queue_.front(), failure_, text);
     queue_.pop_front();

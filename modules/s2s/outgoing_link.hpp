@@ -49,6 +49,9 @@ class OutgoingLink final : public Link {
   void on_dialback(const xml::Element& element);
   void send_verifies();
   void become_ready();
+  // Writes a stanza; with XEP-0198 on, keeps a copy until the peer acknowledges it.
+  void transmit(xml::Element&& stanza);
+  void handle_stream_management(const xml::Element& element);
 
   State state_ = State::Connecting;
   bool tls_ = false;
@@ -58,6 +61,14 @@ class OutgoingLink final : public Link {
   std::vector<Verify> verifies_;
   bool can_verify_ = false;  // TLS is up and the peer sent its features
   bool bidi_ = false;        // we asked for XEP-0288: the peer may send on this link
+  // XEP-0198 acknowledgements (no resumption), when the peer offers them:
+  // stanzas written since <enable/> wait in unacked_ until an <a h/> covers
+  // them; if the link ends first they go back to their senders as errors.
+  bool peer_offers_sm_ = false;
+  bool sm_enabled_ = false;
+  bool ack_requested_ = false;  // an <r/> is out
+  uint32_t sm_acked_ = 0;       // the peer's last 'h'
+  std::deque<xml::Element> unacked_;
   // Why the link failed, for the stanzas still queued.
   xmpp::StanzaErrorCondition failure_ = xmpp::errors::remote_server_not_found;
   std::string failure_text_;

@@ -209,3 +209,40 @@ TEST_CASE("s2s: incoming links per IP are limited by modules.s2s.max_links_per_i
   third.act_as_server("a.localhost", (d.ca.dir() / "ca.crt").string(), (d.ca.dir() / "ca.key").string());
   CHECK(third.open_stream("b.localhost").first_child("starttls"));
 }
+
+TEST_CASE("s2s: an incoming link acknowledges what it handled when asked (XEP-0198)") {
+  TwoDomains d;
+  d.ca.issue({"a.localhost"}, "a-again");
+  auto bob = d.bob();
+  auto peer = fake_server(d, "a.localhost", "a-again");
+  xml::Element features = peer->open_stream("b.localhost");
+  features = peer->starttls("b.localhost");
+  CHECK(features.first_child("sm", "urn:xmpp:sm:3"));
+  // Not before authentication.
+  peer->send("<enable xmlns='urn:xmpp:sm:3'/>");
+  std::optional<xml::Element> refused = peer->next();
+  REQUIRE(refused);
+  CHECK(refused->name() == "failed");
+  peer->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
+             core::base64_encode("a.localhost") + "</auth>");
+  REQUIRE(peer->next()->name() == "success");
+  peer->restart_stream();
+  CHECK(peer->open_stream("b.localhost").first_child("sm", "urn:xmpp:sm:3"));
+
+  peer->send("<enable xmlns='urn:xmpp:sm:3'/>");
+  std::optional<xml::Element> enabled = peer->next();
+  REQUIRE(enabled);
+  CHECK(enabled->name() == "enabled");
+  CHECK(enabled->attr("resume").empty());  // acknowledgements only
+  peer->send("<message from='alice@a.localhost/x' to='bob@b.localhost' type='chat' id='k1'><body>1</body></message>"
+             "<message from='alice@a.localhost/x' to='bob@b.localhost' type='chat' id='k2'><body>2</body></message>"
+             "<r xmlns='urn:xmpp:sm:3'/>");
+  std::optional<xml::Element> ack = peer->next();
+  REQUIRE(ack);
+  CHECK(ack->name() == "a");
+  CHECK(ack->attr("h") == "2");
+  CHECK(next_message(*bob)->attr("id") == "k1");
+  CHECK(next_message(*bob)->attr("id") == "k2");
+  peer->send("<r xmlns='urn:xmpp:sm:3'/>");
+  CHECK(peer->next()->attr("h") == "2");
+}

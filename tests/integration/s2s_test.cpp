@@ -258,6 +258,29 @@ TEST_CASE("s2s: a link that drops while it comes up bounces what it held, never 
   close(listener);
 }
 
+TEST_CASE("s2s: stanzas a link wrote but the peer never acknowledged go back to their senders (XEP-0198)") {
+  TwoDomains d;
+  auto alice = d.alice();
+  auto bob = d.bob();
+  alice->send("<message to='bob@b.localhost' type='chat' id='s0'><body>first</body></message>");
+  REQUIRE(next_message(*bob));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its <a/> comes back
+  // b stops reading: what a writes now sits in socket buffers, unacknowledged.
+  d.b->signal(SIGSTOP);
+  alice->send("<message to='bob@b.localhost' type='chat' id='s1'><body>1</body></message>"
+              "<message to='bob@b.localhost' type='chat' id='s2'><body>2</body></message>"
+              "<message to='bob@b.localhost' type='chat' id='s3'><body>3</body></message>");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  d.b->kill_hard();  // the link dies with them
+  for (std::string id : {"s1", "s2", "s3"}) {
+    std::optional<xml::Element> bounced = next_message(*alice);
+    REQUIRE(bounced);
+    CHECK(bounced->attr("id") == id);
+    CHECK(bounced->attr("type") == "error");
+    CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-timeout");
+  }
+}
+
 TEST_CASE("s2s: direct TLS links (XEP-0368) through a tls: route") {
   TestCa ca;
   Peer pa{"a.localhost", free_port()};
