@@ -1,5 +1,6 @@
 #include "modules/s2s/outgoing_link.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -10,6 +11,11 @@
 #include "xmpp/namespaces.hpp"
 
 namespace parley::modules::s2s {
+
+namespace {
+// Far more than travel during one acknowledgement round trip, even at full speed.
+constexpr size_t kMaxUnacked = 20000;
+}  // namespace
 
 OutgoingLink::OutgoingLink(Federation& federation, uint64_t id, std::string local, std::string remote)
     : Link(federation, id, std::move(local), std::move(remote)) {}
@@ -57,7 +63,9 @@ void OutgoingLink::try_next_endpoint() {
 }
 
 bool OutgoingLink::send(xml::Element&& stanza) {
-  if (state_ == State::Ready) {
+  // A link on its way out writes nothing more; what comes meanwhile waits in
+  // the queue and goes back to its sender when the link is over.
+  if (state_ == State::Ready && !closing_) {
     transmit(std::move(stanza));
     return true;
   }
@@ -288,6 +296,15 @@ void OutgoingLink::become_ready() {
 void OutgoingLink::transmit(xml::Element&& stanza) {
   if (!sm_enabled_) {
     write_stanza(std::move(stanza));
+    return;
+  }
+  // A peer that offers acknowledgements but never sends them would have us
+  // keep copies for ever: past this many the link ends and they bounce.
+  if (unacked_.size() >= std::max<size_t>(kMaxUnacked, federation_.queue_limit())) {
+    failure_ = xmpp::errors::remote_server_timeout;
+    failure_text_ = remote_ + " does not acknowledge what it receives";
+    federation_.bounce(stanza, failure_, failure_text_);
+    close_with_stream_error("connection-timeout", failure_text_);
     return;
   }
   unacked_.push_back(stanza);
