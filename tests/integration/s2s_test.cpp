@@ -272,13 +272,19 @@ TEST_CASE("s2s: stanzas a link wrote but the peer never acknowledged go back to 
               "<message to='bob@b.localhost' type='chat' id='s3'><body>3</body></message>");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   d.b->kill_hard();  // the link dies with them
-  for (std::string id : {"s1", "s2", "s3"}) {
+  // s0's acknowledgement normally came back before the freeze; on a loaded
+  // machine it may not have, and then s0 bounces too (it was delivered, but
+  // a never confirmed it: at least once, never silently lost).
+  std::vector<std::string> bounced_ids;
+  while (bounced_ids.size() < 3 || (bounced_ids.size() == 3 && bounced_ids.front() == "s0")) {
     std::optional<xml::Element> bounced = next_message(*alice);
     REQUIRE(bounced);
-    CHECK(bounced->attr("id") == id);
     CHECK(bounced->attr("type") == "error");
     CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-timeout");
+    bounced_ids.emplace_back(bounced->attr("id"));
   }
+  if (bounced_ids.front() == "s0") bounced_ids.erase(bounced_ids.begin());
+  CHECK(bounced_ids == std::vector<std::string>{"s1", "s2", "s3"});
 }
 
 TEST_CASE("s2s: direct TLS links (XEP-0368) through a tls: route") {
