@@ -70,8 +70,9 @@ std::filesystem::path key_path(const Config& config, const std::string& host) {
   return config.get_path("server.state_dir") / "certs" / (host + ".key");
 }
 
-std::shared_ptr<net::TlsContextSet> load_tls(const Config& config, std::string& error) {
-  auto tls = std::make_shared<net::TlsContextSet>();
+std::shared_ptr<net::TlsContextSet> load_tls(const Config& config, const net::TicketKeys& ticket_keys,
+                                             std::string& error) {
+  auto tls = std::make_shared<net::TlsContextSet>(ticket_keys);
   for (const std::string& host : config.hosts()) {
     std::string host_error;
     if (!tls->add_host(host, certificate_path(config, host), key_path(config, host), host_error)) {

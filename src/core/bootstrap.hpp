@@ -36,6 +36,7 @@ bool open_database(const Config& config, Logger& log, Database& database, std::s
 
 std::filesystem::path certificate_path(const Config& config, const std::string& host);
 std::filesystem::path key_path(const Config& config, const std::string& host);
-std::shared_ptr<net::TlsContextSet> load_tls(const Config& config, std::string& error);
+std::shared_ptr<net::TlsContextSet> load_tls(const Config& config, const net::TicketKeys& ticket_keys,
+                                             std::string& error);
 
 }  // namespace parley::core

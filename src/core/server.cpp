@@ -43,7 +43,7 @@ int Server::run() {
     log_->error("server", 0, "database: ", error);
     return 1;
   }
-  std::shared_ptr<net::TlsContextSet> tls = load_tls(*config_, error);
+  std::shared_ptr<net::TlsContextSet> tls = load_tls(*config_, ticket_keys_, error);
   if (!tls) {
     log_->error("server", 0, "TLS: ", error);
     return 1;
@@ -83,7 +83,7 @@ void Server::reload() {
   }
   auto fresh = std::make_unique<Config>(std::move(std::get<Config>(loaded)));
   std::string error;
-  std::shared_ptr<net::TlsContextSet> tls = load_tls(*fresh, error);
+  std::shared_ptr<net::TlsContextSet> tls = load_tls(*fresh, ticket_keys_, error);
   if (!tls) {
     log_->error("server", 0, "reload refused, keeping the running config: TLS: ", error);
     return;

@@ -12,6 +12,7 @@
 #include "core/bootstrap.hpp"
 #include "core/log.hpp"
 #include "core/worker.hpp"
+#include "net/tls_context.hpp"
 
 namespace parley::core {
 
@@ -36,6 +37,9 @@ class Server {
   Database database_;
   uv_loop_t loop_;
   std::unique_ptr<Worker> worker_;
+  // One set for the process: TLS tickets stay valid across SIGHUP reloads
+  // (a restart makes new keys, which costs returning clients one full handshake).
+  net::TicketKeys ticket_keys_ = net::TicketKeys::generate();
   std::vector<uv_signal_t*> signals_;
   bool stopping_ = false;
 };

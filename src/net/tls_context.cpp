@@ -1,10 +1,12 @@
 #include "net/tls_context.hpp"
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <cctype>
 
 namespace parley::net {
@@ -81,6 +83,13 @@ SslCtxPtr context_with_certificate(const SSL_METHOD* method, const std::filesyst
 
 void SslCtxFree::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
 
+TicketKeys TicketKeys::generate() {
+    TicketKeys keys;
+    if (RAND_bytes(keys.bytes.data(), static_cast<int>(keys.bytes.size())) != 1)
+        throw std::runtime_error("RAND_bytes failed for TLS ticket keys");
+    return keys;
+}
+
 std::string take_openssl_errors() {
     std::string out;
     while (unsigned long code = ERR_get_error()) {
@@ -111,6 +120,11 @@ bool TlsContextSet::add_host(std::string host, const std::filesystem::path& cert
     // keeps one connection and resumes it once, so one ticket is enough, and
     // making the second cost every login ~18 us on the path to its first stanza.
     SSL_CTX_set_num_tickets(ctx.get(), 1);
+    if (ticket_keys_ &&
+        SSL_CTX_set_tlsext_ticket_keys(ctx.get(), ticket_keys_->bytes.data(), ticket_keys_->bytes.size()) != 1) {
+        error = "ticket keys: " + take_openssl_errors();
+        return false;
+    }
     SSL_CTX_set_tlsext_servername_callback(ctx.get(), select_context_by_sni);
     SSL_CTX_set_tlsext_servername_arg(ctx.get(), this);
     if (default_host_.empty()) default_host_ = host;

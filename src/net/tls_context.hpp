@@ -4,9 +4,11 @@
 
 #include <openssl/types.h>
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,9 +30,18 @@ using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 // then simply keeps the old default certificate. The set must be destroyed on
 // the thread that runs the handshakes using it. Not movable: its contexts
 // point back at it.
+// The keys that protect TLS session tickets (OpenSSL's 80 bytes: name, HMAC
+// and AES keys). Contexts built with the same keys accept each other's
+// tickets, so a returning client still resumes after a SIGHUP reload.
+struct TicketKeys {
+    std::array<unsigned char, 80> bytes{};
+    static TicketKeys generate();  // from the CSPRNG
+};
+
 class TlsContextSet {
 public:
     TlsContextSet() = default;
+    explicit TlsContextSet(const TicketKeys& ticket_keys) : ticket_keys_(ticket_keys) {}
     ~TlsContextSet();
     TlsContextSet(const TlsContextSet&) = delete;
     TlsContextSet& operator=(const TlsContextSet&) = delete;
@@ -58,6 +69,7 @@ public:
 private:
     std::map<std::string, SslCtxPtr, std::less<>> contexts_;
     std::string default_host_;
+    std::optional<TicketKeys> ticket_keys_;  // else each context makes its own
 };
 
 // Client context for outgoing connections (s2s): TLS 1.2+, peer verification

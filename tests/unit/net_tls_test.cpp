@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -374,5 +375,35 @@ TEST_CASE("a returning client resumes its TLS session with the one ticket it was
         REQUIRE(run_handshake(again_client, again_server).client == TlsStatus::Ok);
         CHECK(SSL_session_reused(again_server.native_handle()));
         CHECK(served_common_name(again_server) == host);
+    }
+}
+
+TEST_CASE("a ticket from one context set resumes on another built with the same ticket keys (reload)") {
+    TestPki pki;
+    auto a = pki.issue({"a.example"});
+    std::string error;
+    const TicketKeys keys = TicketKeys::generate();
+    auto make_set = [&](const TicketKeys& k) {
+        auto set = std::make_unique<TlsContextSet>(k);
+        REQUIRE_MESSAGE(set->add_host("a.example", a.cert, a.key, error), error);
+        return set;
+    };
+    auto before = make_set(keys);
+    TicketKeepingClient keeper;
+    TlsSession first_server(before->default_context(), true);
+    TlsSession first_client(keeper.ctx.get(), false);
+    first_client.set_peer_name("a.example");
+    REQUIRE(run_handshake(first_client, first_server).client == TlsStatus::Ok);
+    REQUIRE(keeper.tickets.size() == 1);
+
+    for (bool same_keys : {true, false}) {
+        CAPTURE(same_keys);
+        auto after = make_set(same_keys ? keys : TicketKeys::generate());
+        TlsSession server(after->default_context(), true);
+        TlsSession client(keeper.ctx.get(), false);
+        client.set_peer_name("a.example");
+        REQUIRE(SSL_set_session(client.native_handle(), keeper.tickets.front()) == 1);
+        REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+        CHECK(SSL_session_reused(server.native_handle()) == (same_keys ? 1 : 0));
     }
 }
