@@ -44,6 +44,12 @@ inline ServerOptions s2s_options(const TestCa& ca, const Peer& self, const Peer&
   return options;
 }
 
+// Replaces the static route s2s_options generated ("" for none: DNS only).
+inline void set_routes(ServerOptions& options, const std::string& routes) {
+  size_t at = options.extra_config.find("routes = [");
+  options.extra_config.replace(at, options.extra_config.find('\n', at) - at, "routes = [" + routes + "]");
+}
+
 // a.localhost and b.localhost, federated; alice lives on a, bob on b.
 struct TwoDomains {
   TestCa ca;
@@ -81,6 +87,21 @@ struct TwoDomains {
 
 inline std::optional<xml::Element> next_message(RawClient& client, int timeout_ms = 10000) {
   return client.next_named("message", timeout_ms);
+}
+
+// alice@a.localhost sends one message to bob@b.localhost (online with
+// presence); returns what bob got.
+inline std::optional<xml::Element> message_across(TestServer& a, TestServer& b, const std::string& id) {
+  a.add_user("alice@a.localhost", "a");
+  b.add_user("bob@b.localhost", "b");
+  RawClient bob(b.starttls_port());
+  bob.login("bob", "b", "work", "b.localhost");
+  bob.send("<presence/>");
+  ping(bob, "b.localhost");
+  RawClient alice(a.starttls_port());
+  alice.login("alice", "a", "home", "a.localhost");
+  alice.send("<message to='bob@b.localhost' type='chat' id='" + id + "'><body>across</body></message>");
+  return next_message(bob);
 }
 
 // Our own peer on b's s2s port, claiming `claimed`, presenting the CA-issued

@@ -142,20 +142,10 @@ TEST_CASE("s2s: without a static route, the peer is found by DNS SRV in RFC 2782
   dns.add_a("b-host.test", "127.0.0.1");
   dns.add_a("dead-host.test", "127.0.0.1");
   ServerOptions options_a = s2s_options(ca, pa, pb, "[dns]\nservers = [\"" + dns.server() + "\"]\ntimeout = \"500ms\"\n");
-  size_t at = options_a.extra_config.find("routes = [");
-  options_a.extra_config.replace(at, options_a.extra_config.find('\n', at) - at, "routes = []");
+  set_routes(options_a, "");
   TestServer a(options_a);
   TestServer b(s2s_options(ca, pb, pa, {}));
-  a.add_user("alice@a.localhost", "a");
-  b.add_user("bob@b.localhost", "b");
-  RawClient bob(b.starttls_port());
-  bob.login("bob", "b", "work", "b.localhost");
-  bob.send("<presence/>");
-  ping(bob, "b.localhost");
-  RawClient alice(a.starttls_port());
-  alice.login("alice", "a", "home", "a.localhost");
-  alice.send("<message to='bob@b.localhost' type='chat' id='d1'><body>found you</body></message>");
-  std::optional<xml::Element> got = next_message(bob);
+  std::optional<xml::Element> got = message_across(a, b, "d1");
   REQUIRE(got);
   CHECK(got->attr("id") == "d1");
   CHECK(dns.queries("_xmpps-server._tcp.b.localhost") >= 1);  // XEP-0368 asked first
@@ -167,6 +157,8 @@ TEST_CASE("s2s: without a static route, the peer is found by DNS SRV in RFC 2782
   CHECK(tried_dead < tried_b);
 
   // A domain with no SRV and no address records: the sender is told.
+  RawClient alice(a.starttls_port());
+  alice.login("alice", "a", "home", "a.localhost");
   alice.send("<message to='x@nowhere.localhost' type='chat' id='d2'><body>?</body></message>");
   std::optional<xml::Element> bounced = next_message(alice);
   REQUIRE(bounced);
@@ -189,9 +181,7 @@ TEST_CASE("s2s: a link that does not come up in time bounces its queue with remo
   TestCa ca;
   ServerOptions options = s2s_options(ca, {"a.localhost", free_port()}, {"b.localhost", free_port()},
                                       "connect_timeout = \"1s\"\nqueue_limit = 2\n");
-  // Replace the generated route with the silent peer.
-  size_t at = options.extra_config.find("routes = [");
-  options.extra_config.replace(at, options.extra_config.find('\n', at) - at, "routes = [" + route + "]");
+  set_routes(options, route);  // the silent peer
   TestServer a(options);
   a.add_user("alice@a.localhost", "a");
   RawClient alice(a.starttls_port());
@@ -238,9 +228,7 @@ TEST_CASE("s2s: a link that drops while it comes up bounces what it held, never 
   });
   TestCa ca;
   ServerOptions options = s2s_options(ca, {"a.localhost", free_port()}, {"b.localhost", free_port()}, {});
-  size_t at = options.extra_config.find("routes = [");
-  options.extra_config.replace(at, options.extra_config.find('\n', at) - at,
-                               "routes = [\"drop.localhost=127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "\"]");
+  set_routes(options, "\"drop.localhost=127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "\"");
   TestServer a(options);
   a.add_user("alice@a.localhost", "a");
   RawClient alice(a.starttls_port());
@@ -293,21 +281,10 @@ TEST_CASE("s2s: direct TLS links (XEP-0368) through a tls: route") {
   Peer pb{"b.localhost", free_port()};
   uint16_t direct = free_port();
   ServerOptions options_a = s2s_options(ca, pa, pb, {});
-  size_t at = options_a.extra_config.find("routes = [");
-  options_a.extra_config.replace(at, options_a.extra_config.find('\n', at) - at,
-                                 "routes = [\"b.localhost=tls:127.0.0.1:" + std::to_string(direct) + "\"]");
+  set_routes(options_a, "\"b.localhost=tls:127.0.0.1:" + std::to_string(direct) + "\"");
   TestServer a(options_a);
   TestServer b(s2s_options(ca, pb, pa, "direct_tls_port = " + std::to_string(direct) + "\n"));
-  a.add_user("alice@a.localhost", "a");
-  b.add_user("bob@b.localhost", "b");
-  RawClient bob(b.starttls_port());
-  bob.login("bob", "b", "work", "b.localhost");
-  bob.send("<presence/>");
-  ping(bob, "b.localhost");
-  RawClient alice(a.starttls_port());
-  alice.login("alice", "a", "home", "a.localhost");
-  alice.send("<message to='bob@b.localhost' type='chat' id='t1'><body>direct</body></message>");
-  std::optional<xml::Element> got = next_message(bob);
+  std::optional<xml::Element> got = message_across(a, b, "t1");
   REQUIRE(got);
   CHECK(got->attr("id") == "t1");
   CHECK(a.log().find("port " + std::to_string(direct) + " (direct TLS)") != std::string::npos);
