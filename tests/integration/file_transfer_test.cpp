@@ -120,6 +120,21 @@ std::optional<xml::Element> next_iq(RawClient& client, std::string_view type = {
   return std::nullopt;
 }
 
+// XEP-0065 §6.3.1: the port proxy.localhost gives as its streamhost.
+uint16_t proxy_port(Pair& p) {
+  xml::Element address = ask(p.alice, "proxy.localhost", "<query xmlns='http://jabber.org/protocol/bytestreams'/>");
+  return static_cast<uint16_t>(
+      std::stoi(std::string(address.first_child("query", kBytestreams)->first_child("streamhost")->attr("port"))));
+}
+
+// XEP-0065 §6.3.2: alice asks the proxy to activate stream `sid` towards `target`.
+xml::Element activate(Pair& p, const std::string& sid, const std::string& target) {
+  return ask(p.alice, "proxy.localhost",
+             "<query xmlns='http://jabber.org/protocol/bytestreams' sid='" + sid + "'><activate>" + target +
+                 "</activate></query>",
+             "set");
+}
+
 }  // namespace
 
 TEST_CASE("proxy65: discovery, the streamhost, and a transfer between two clients with activation") {
@@ -156,10 +171,7 @@ TEST_CASE("proxy65: discovery, the streamhost, and a transfer between two client
   Socks5 target(port);
   CHECK(target.connect_stream(hash) == 0);
   // Activating with only one side connected is refused.
-  xml::Element early = ask(p.alice, "proxy.localhost",
-                           "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s1'><activate>" + p.bob_jid +
-                               "</activate></query>",
-                           "set");
+  xml::Element early = activate(p, "s1", p.bob_jid);
   CHECK(condition_of(early, kStanzaErrors) == "not-acceptable");
 
   p.bob.send("<iq type='result' id='offer1' to='" + p.alice_jid +
@@ -174,15 +186,9 @@ TEST_CASE("proxy65: discovery, the streamhost, and a transfer between two client
   Socks5 intruder(port);
   CHECK(intruder.connect_stream(hash) == 1);  // a third party cannot join the stream
 
-  xml::Element wrong = ask(p.alice, "proxy.localhost",
-                           "<query xmlns='http://jabber.org/protocol/bytestreams' sid='other'><activate>" +
-                               p.bob_jid + "</activate></query>",
-                           "set");
+  xml::Element wrong = activate(p, "other", p.bob_jid);
   CHECK(condition_of(wrong, kStanzaErrors) == "item-not-found");
-  xml::Element activated = ask(p.alice, "proxy.localhost",
-                               "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s1'><activate>" +
-                                   p.bob_jid + "</activate></query>",
-                               "set");
+  xml::Element activated = activate(p, "s1", p.bob_jid);
   CHECK(activated.attr("type") == "result");
 
   std::string file = random_bytes(3 << 20, 65);
@@ -194,18 +200,12 @@ TEST_CASE("proxy65: discovery, the streamhost, and a transfer between two client
 
 TEST_CASE("proxy65: the bandwidth limit holds a transfer to its rate") {
   Pair p(proxy_options("bandwidth = \"256KiB\"\n"));
-  xml::Element address = ask(p.alice, "proxy.localhost", "<query xmlns='http://jabber.org/protocol/bytestreams'/>");
-  auto port = static_cast<uint16_t>(
-      std::stoi(std::string(address.first_child("query", kBytestreams)->first_child("streamhost")->attr("port"))));
+  uint16_t port = proxy_port(p);
   std::string hash = modules::proxy65::stream_hash("s2", p.alice_jid, p.bob_jid);
   Socks5 target(port), initiator(port);
   REQUIRE(target.connect_stream(hash) == 0);
   REQUIRE(initiator.connect_stream(hash) == 0);
-  REQUIRE(ask(p.alice, "proxy.localhost",
-              "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s2'><activate>" + p.bob_jid +
-                  "</activate></query>",
-              "set")
-              .attr("type") == "result");
+  REQUIRE(activate(p, "s2", p.bob_jid).attr("type") == "result");
   std::string file = random_bytes(768 << 10, 66);
   auto started = std::chrono::steady_clock::now();
   std::thread sender([&] { initiator.send(file); });
@@ -219,10 +219,7 @@ TEST_CASE("proxy65: the bandwidth limit holds a transfer to its rate") {
 
 TEST_CASE("proxy65: a malformed activation and unknown payloads are refused") {
   Pair p(proxy_options());
-  xml::Element bad = ask(p.alice, "proxy.localhost",
-                         "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s'><activate>not a jid@@"
-                         "</activate></query>",
-                         "set");
+  xml::Element bad = activate(p, "s", "not a jid@@");
   CHECK(condition_of(bad, kStanzaErrors) == "bad-request");
   xml::Element other = ask(p.alice, "proxy.localhost", "<vCard xmlns='vcard-temp'/>");
   CHECK(condition_of(other, kStanzaErrors) == "service-unavailable");
@@ -335,18 +332,12 @@ TEST_CASE("proxy65: a port held by another program stops start-up with a clear e
 
 TEST_CASE("proxy65: a transfer in progress goes on across a SIGHUP reload") {
   Pair p(proxy_options());
-  xml::Element address = ask(p.alice, "proxy.localhost", "<query xmlns='http://jabber.org/protocol/bytestreams'/>");
-  auto port = static_cast<uint16_t>(
-      std::stoi(std::string(address.first_child("query", kBytestreams)->first_child("streamhost")->attr("port"))));
+  uint16_t port = proxy_port(p);
   std::string hash = modules::proxy65::stream_hash("s3", p.alice_jid, p.bob_jid);
   Socks5 target(port), initiator(port);
   REQUIRE(target.connect_stream(hash) == 0);
   REQUIRE(initiator.connect_stream(hash) == 0);
-  REQUIRE(ask(p.alice, "proxy.localhost",
-              "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s3'><activate>" + p.bob_jid +
-                  "</activate></query>",
-              "set")
-              .attr("type") == "result");
+  REQUIRE(activate(p, "s3", p.bob_jid).attr("type") == "result");
   std::string first = random_bytes(100000, 1), second = random_bytes(100000, 2);
   initiator.send(first);
   CHECK(target.receive(first.size()) == first);
