@@ -5,7 +5,8 @@ started on each side reaching 'both' in both rosters, presence seen online,
 and unavailable presence when the peer's user leaves (RFC 6121 §4.5.2)."""
 import asyncio
 
-from interop_test import Client, check
+from interop_common import check
+from interop_test import Client
 
 
 async def wait_for(predicate, seconds=20):

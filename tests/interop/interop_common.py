@@ -1,5 +1,8 @@
-"""What the interop scripts share: a checklist and loopback ports."""
+"""What the interop scripts share: a checklist, loopback ports, and the end of a run."""
+import os
+import shutil
 import socket
+import sys
 import time
 
 failures = []
@@ -26,3 +29,19 @@ def wait_port(port, seconds=60):
         except OSError:
             time.sleep(0.1)
     return False
+
+
+def finish_parleyd_run(server, log, tmp, what):
+    """Stops parleyd if it still runs, shows its log tail on failure, removes
+    the run's directory, and exits 1 if any check failed."""
+    if server and server.poll() is None:
+        server.kill()
+    log.close()
+    if failures:
+        print("---- parleyd log ----")
+        print(open(os.path.join(tmp, "parleyd.log")).read()[-6000:])
+    shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} interop check(s) failed")
+        sys.exit(1)
+    print(f"all {what} checks passed")

@@ -19,7 +19,6 @@ Usage: interop_test.py PARLEYD PARLEYCTL
 import asyncio
 import logging
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -29,7 +28,7 @@ import tempfile
 import slixmpp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_common import check, failures, free_port, wait_port  # noqa: E402
+from interop_common import check, finish_parleyd_run, free_port, wait_port  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 
@@ -259,17 +258,7 @@ public_address = "127.0.0.1"
         status = subprocess.run(["pgrep", "-f", os.path.join(tmp, "postgres")], capture_output=True)
         check(status.returncode != 0, "the embedded PostgreSQL stopped with parleyd")
     finally:
-        if server and server.poll() is None:
-            server.kill()
-        log.close()
-        if failures:
-            print("---- parleyd log ----")
-            print(open(os.path.join(tmp, "parleyd.log")).read()[-6000:])
-        shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} interop check(s) failed")
-        sys.exit(1)
-    print("all interop checks passed")
+        finish_parleyd_run(server, log, tmp, "interop")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Usage: register_interop.py PARLEYD PARLEYCTL
 import asyncio
 import logging
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -24,7 +23,7 @@ import xml.etree.ElementTree as ET
 import slixmpp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_common import check, failures, free_port, wait_port  # noqa: E402
+from interop_common import check, finish_parleyd_run, free_port, wait_port  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 NUMBER = "+12015550123"
@@ -145,17 +144,7 @@ sms_gateway = "outbox"
         server.send_signal(signal.SIGTERM)
         check(server.wait(timeout=30) == 0, "parleyd exits 0 on SIGTERM")
     finally:
-        if server and server.poll() is None:
-            server.kill()
-        log.close()
-        if failures:
-            print("---- parleyd log ----")
-            print(open(os.path.join(tmp, "parleyd.log")).read()[-6000:])
-        shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} interop check(s) failed")
-        sys.exit(1)
-    print("all register interop checks passed")
+        finish_parleyd_run(server, log, tmp, "register interop")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from federation_conversation import federation_conversation  # noqa: E402
-from interop_test import check, failures, free_port, wait_port  # noqa: E402
+from interop_common import check, failures, free_port, wait_port  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
