@@ -14,6 +14,23 @@ def check(condition, what):
         failures.append(what)
 
 
+def parleyd_config_head(starttls_port, direct_tls_port=0):
+    """The start of every interop parleyd config: state in the run's
+    directory, the embedded PostgreSQL, debug logs, c2s on loopback."""
+    return f"""[server]
+state_dir = "."
+log_level = "debug"
+[database]
+embedded = true
+[c2s]
+bind_addresses = ["127.0.0.1"]
+starttls_port = {starttls_port}
+direct_tls_port = {direct_tls_port}
+[auth]
+scram_iterations = 4096
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

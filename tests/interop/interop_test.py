@@ -28,7 +28,7 @@ import tempfile
 import slixmpp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_common import check, finish_parleyd_run, free_port, wait_port  # noqa: E402
+from interop_common import check, parleyd_config_head, finish_parleyd_run, free_port, wait_port  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 
@@ -221,18 +221,7 @@ def main():
     port, direct_port, https_port, proxy_port = free_port(), free_port(), free_port(), free_port()
     config = os.path.join(tmp, "parley.toml")
     with open(config, "w") as f:
-        f.write(f"""[server]
-state_dir = "."
-log_level = "debug"
-[database]
-embedded = true
-[c2s]
-bind_addresses = ["127.0.0.1"]
-starttls_port = {port}
-direct_tls_port = {direct_port}
-[auth]
-scram_iterations = 4096
-[http]
+        f.write(parleyd_config_head(port, direct_port) + f"""[http]
 bind_addresses = ["127.0.0.1"]
 tls_port = {https_port}
 [modules.proxy65]

@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 import slixmpp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_common import check, finish_parleyd_run, free_port, wait_port  # noqa: E402
+from interop_common import check, parleyd_config_head, finish_parleyd_run, free_port, wait_port  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 NUMBER = "+12015550123"
@@ -114,18 +114,7 @@ def main():
     port, direct_port = free_port(), free_port()
     config = os.path.join(tmp, "parley.toml")
     with open(config, "w") as f:
-        f.write(f"""[server]
-state_dir = "."
-log_level = "debug"
-[database]
-embedded = true
-[c2s]
-bind_addresses = ["127.0.0.1"]
-starttls_port = {port}
-direct_tls_port = {direct_port}
-[auth]
-scram_iterations = 4096
-[hosts."localhost"]
+        f.write(parleyd_config_head(port, direct_port) + """[hosts."localhost"]
 [hosts."localhost".modules.register]
 allow_registration = true
 sms_gateway = "outbox"

@@ -30,7 +30,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from federation_conversation import federation_conversation  # noqa: E402
-from interop_common import check, failures, free_port, wait_port  # noqa: E402
+from interop_common import check, parleyd_config_head, failures, free_port, wait_port  # noqa: E402
 from s2s_prosody_test import make_certificates  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
@@ -139,18 +139,7 @@ def main():
     ej_c2s, ej_s2s = free_port(), free_port()
     config = os.path.join(tmp, "parley.toml")
     with open(config, "w") as f:
-        f.write(f"""[server]
-state_dir = "."
-log_level = "debug"
-[database]
-embedded = true
-[c2s]
-bind_addresses = ["127.0.0.1"]
-starttls_port = {parley_c2s}
-direct_tls_port = 0
-[auth]
-scram_iterations = 4096
-[modules.s2s]
+        f.write(parleyd_config_head(parley_c2s) + f"""[modules.s2s]
 port = {parley_s2s}
 bind_addresses = ["127.0.0.1"]
 routes = ["e.localhost=127.0.0.1:{ej_s2s}"]

@@ -23,7 +23,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from federation_conversation import federation_conversation  # noqa: E402
-from interop_common import check, failures, free_port, wait_port  # noqa: E402
+from interop_common import check, parleyd_config_head, failures, free_port, wait_port  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -98,18 +98,7 @@ def main():
     prosody_c2s, prosody_s2s = free_port(), free_port()
     config = os.path.join(tmp, "parley.toml")
     with open(config, "w") as f:
-        f.write(f"""[server]
-state_dir = "."
-log_level = "debug"
-[database]
-embedded = true
-[c2s]
-bind_addresses = ["127.0.0.1"]
-starttls_port = {parley_c2s}
-direct_tls_port = 0
-[auth]
-scram_iterations = 4096
-[modules.s2s]
+        f.write(parleyd_config_head(parley_c2s) + f"""[modules.s2s]
 port = {parley_s2s}
 bind_addresses = ["127.0.0.1"]
 routes = ["p.localhost=127.0.0.1:{prosody_s2s}"]
