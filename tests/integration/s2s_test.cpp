@@ -169,15 +169,9 @@ TEST_CASE("s2s: without a static route, the peer is found by DNS SRV in RFC 2782
 
 TEST_CASE("s2s: a link that does not come up in time bounces its queue with remote-server-timeout") {
   // A peer that accepts TCP and then says nothing.
-  int silent = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(listen(silent, 8) == 0);
-  socklen_t len = sizeof addr;
-  getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::string route = "\"mute.localhost=127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "\"";
+  uint16_t silent_port = 0;
+  int silent = loopback_listener(silent_port);
+  std::string route = "\"mute.localhost=127.0.0.1:" + std::to_string(silent_port) + "\"";
   TestCa ca;
   ServerOptions options = s2s_options(ca, {"a.localhost", free_port()}, {"b.localhost", free_port()},
                                       "connect_timeout = \"1s\"\nqueue_limit = 2\n");
@@ -205,14 +199,8 @@ TEST_CASE("s2s: a link that does not come up in time bounces its queue with remo
 
 TEST_CASE("s2s: a link that drops while it comes up bounces what it held, never losing it silently") {
   // A peer that answers the stream header with features, then vanishes.
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(listen(listener, 8) == 0);
-  socklen_t len = sizeof addr;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  uint16_t drop_port = 0;
+  int listener = loopback_listener(drop_port);
   std::thread peer([listener] {
     int fd = accept(listener, nullptr, nullptr);
     char buffer[4096];
@@ -228,7 +216,7 @@ TEST_CASE("s2s: a link that drops while it comes up bounces what it held, never 
   });
   TestCa ca;
   ServerOptions options = s2s_options(ca, {"a.localhost", free_port()}, {"b.localhost", free_port()}, {});
-  set_routes(options, "\"drop.localhost=127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "\"");
+  set_routes(options, "\"drop.localhost=127.0.0.1:" + std::to_string(drop_port) + "\"");
   TestServer a(options);
   a.add_user("alice@a.localhost", "a");
   RawClient alice(a.starttls_port());

@@ -56,8 +56,7 @@ class SmsHttpServer {
       _exit(127);
     }
     for (int i = 0; i < 250; ++i) {
-      RawClientProbe probe;
-      if (probe.accepts(port_)) return;
+      if (port_accepts(port_)) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     FAIL("the recording HTTP server did not start");
@@ -83,19 +82,6 @@ class SmsHttpServer {
   }
 
  private:
-  // Whether something listens on the port (the server is ready).
-  struct RawClientProbe {
-    bool accepts(uint16_t port) {
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(port);
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-      close(fd);
-      return ok;
-    }
-  };
   std::filesystem::path record_;
   uint16_t port_;
   pid_t pid_ = -1;

@@ -69,6 +69,8 @@ Cluster& cluster() {
   return instance;
 }
 
+}  // namespace
+
 bool port_accepts(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -80,7 +82,18 @@ bool port_accepts(uint16_t port) {
   return ok;
 }
 
-}  // namespace
+int loopback_listener(uint16_t& port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 8) != 0)
+    throw std::runtime_error("cannot listen on loopback");
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(addr.sin_port);
+  return fd;
+}
 
 TestCa::TestCa() : dir_(make_temp_dir("parley-ca-")) {
   files = {dir_ / "ca.key", dir_ / "ca.crt"};

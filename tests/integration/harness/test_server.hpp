@@ -88,6 +88,11 @@ class TestServer {
 
 // A port nobody listens on right now.
 uint16_t free_port();
+// Whether something listens on this loopback port.
+bool port_accepts(uint16_t port);
+// A listening socket on 127.0.0.1 (any port, stored in `port`), for tests
+// that play a peer; the caller closes it.
+int loopback_listener(uint16_t& port);
 // Runs a program (no shell); returns its exit code, collects stdout+stderr.
 int run_program(const std::vector<std::string>& argv, std::string& output, const std::string& stdin_text = {});
 // The shared throwaway cluster's connection string (started on first use).
