@@ -79,6 +79,19 @@ SslCtxPtr context_with_certificate(const SSL_METHOD* method, const std::filesyst
     return ctx;
 }
 
+// Peers are verified against the system trust store plus, if given, a CA file.
+bool trust_system_and(SSL_CTX* ctx, const std::filesystem::path& extra_ca_file, std::string& error) {
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        error = "system trust store: " + take_openssl_errors();
+        return false;
+    }
+    if (!extra_ca_file.empty() && SSL_CTX_load_verify_locations(ctx, extra_ca_file.c_str(), nullptr) != 1) {
+        error = "CA file " + extra_ca_file.string() + ": " + take_openssl_errors();
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 void SslCtxFree::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
@@ -163,15 +176,7 @@ SslCtxPtr make_client_context(const std::filesystem::path& extra_ca_file, bool r
         return nullptr;
     }
     if (!apply_common_policy(ctx.get(), error)) return nullptr;
-    if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
-        error = "system trust store: " + take_openssl_errors();
-        return nullptr;
-    }
-    if (!extra_ca_file.empty() &&
-        SSL_CTX_load_verify_locations(ctx.get(), extra_ca_file.c_str(), nullptr) != 1) {
-        error = "CA file " + extra_ca_file.string() + ": " + take_openssl_errors();
-        return nullptr;
-    }
+    if (!trust_system_and(ctx.get(), extra_ca_file, error)) return nullptr;
     // OpenSSL verifies the chain in both modes; VERIFY_NONE only keeps a
     // failure from aborting the handshake so the result can be inspected.
     SSL_CTX_set_verify(ctx.get(), require_verified ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
@@ -190,15 +195,7 @@ SslCtxPtr make_peer_context(bool server, const std::filesystem::path& cert_chain
     SslCtxPtr ctx =
         context_with_certificate(server ? TLS_server_method() : TLS_client_method(), cert_chain, private_key, error);
     if (!ctx) return nullptr;
-    if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
-        error = "system trust store: " + take_openssl_errors();
-        return nullptr;
-    }
-    if (!extra_ca_file.empty() &&
-        SSL_CTX_load_verify_locations(ctx.get(), extra_ca_file.c_str(), nullptr) != 1) {
-        error = "CA file " + extra_ca_file.string() + ": " + take_openssl_errors();
-        return nullptr;
-    }
+    if (!trust_system_and(ctx.get(), extra_ca_file, error)) return nullptr;
     if (server) {
         static constexpr unsigned char session_id_context[] = "parley-s2s";
         SSL_CTX_set_session_id_context(ctx.get(), session_id_context, sizeof session_id_context - 1);
