@@ -26,4 +26,12 @@ std::string caps_ver(const xmpp::HostContext& host) {
   return core::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
+const std::string& CapsVerCache::ver() {
+  if (generation_ != host_.disco_generation()) {
+    ver_ = caps_ver(host_);
+    generation_ = host_.disco_generation();
+  }
+  return ver_;
+}
+
 }  // namespace parley::modules::disco

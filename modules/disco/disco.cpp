@@ -15,11 +15,12 @@ void start(xmpp::ModuleContext& ctx) {
   ctx.add_disco_feature(std::string(kInfoNs));
   ctx.add_disco_feature(std::string(kItemsNs));
   xmpp::HostContext& host = ctx.host_context();
+  auto caps = std::make_shared<disco::CapsVerCache>(host);
 
-  ctx.on_iq(xmpp::IqType::Get, kInfoNs, [&host](const xmpp::IqRequest& request) {
+  ctx.on_iq(xmpp::IqType::Get, kInfoNs, [&host, caps](const xmpp::IqRequest& request) {
     // The only node the server answers for is its caps node (XEP-0115 §6.2).
     std::string_view node = request.payload().attr("node");
-    if (!node.empty() && node != std::string(disco::kCapsNode) + "#" + disco::caps_ver(host)) {
+    if (!node.empty() && node != std::string(disco::kCapsNode) + "#" + caps->ver()) {
       request.error(xmpp::errors::item_not_found);
       return;
     }
@@ -37,11 +38,11 @@ void start(xmpp::ModuleContext& ctx) {
     request.reply(std::move(query));
   });
 
-  ctx.on(xmpp::events::stream_features, 0, [&host](xmpp::StreamFeaturesEvent& event) {
+  ctx.on(xmpp::events::stream_features, 0, [caps](xmpp::StreamFeaturesEvent& event) {
     xml::Element& c = event.features.append(xml::Element("c", std::string(disco::kCapsNs)));
     c.set_attr("hash", "sha-1");
     c.set_attr("node", std::string(disco::kCapsNode));
-    c.set_attr("ver", disco::caps_ver(host));
+    c.set_attr("ver", caps->ver());
     return xmpp::HookResult::Pass;
   });
 

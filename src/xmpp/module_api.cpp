@@ -71,6 +71,7 @@ ModuleContext::~ModuleContext() {
   for (const std::string& key : iq_keys_) host_.iq_handlers_.erase(key);
   for (const std::string& feature : features_) host_.features_.erase(feature);
   for (const DiscoIdentity& identity : identities_) host_.identities_.erase(identity);
+  if (!features_.empty() || !identities_.empty()) ++host_.disco_generation_;
   for (const std::string& item : items_) host_.items_.erase(item);
   std::erase(host_.enabled_modules_, name_);
   states_.clear();
@@ -88,11 +89,13 @@ void ModuleContext::on_iq(IqType type, std::string_view ns, IqHandler handler, I
 
 void ModuleContext::add_disco_feature(std::string feature) {
   host_.features_.insert(feature);
+  ++host_.disco_generation_;
   features_.push_back(std::move(feature));
 }
 
 void ModuleContext::add_disco_identity(DiscoIdentity identity) {
   host_.identities_.insert(identity);
+  ++host_.disco_generation_;
   identities_.push_back(std::move(identity));
 }
 

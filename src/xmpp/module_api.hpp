@@ -97,6 +97,9 @@ class HostContext {
   const std::set<std::string>& disco_features() const { return features_; }
   const std::set<DiscoIdentity>& disco_identities() const { return identities_; }
   const std::set<std::string>& disco_items() const { return items_; }
+  // Changes whenever a feature or identity comes or goes, so what is derived
+  // from them (the XEP-0115 caps hash) can be kept until it does.
+  uint64_t disco_generation() const { return disco_generation_; }
   const std::vector<std::string>& enabled_modules() const { return enabled_modules_; }
 
   // Starts a module for this host; the context lives until the host goes.
@@ -119,6 +122,7 @@ class HostContext {
   std::map<std::string, IqHandler, std::less<>> iq_handlers_;
   std::set<std::string> features_;
   std::set<DiscoIdentity> identities_;
+  uint64_t disco_generation_ = 0;
   std::set<std::string> items_;
   std::vector<std::string> enabled_modules_;
   std::vector<std::unique_ptr<ModuleContext>> modules_;
