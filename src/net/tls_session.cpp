@@ -168,12 +168,14 @@ TlsStatus TlsSession::receive(std::string_view ciphertext, std::string& plaintex
     }
     // Drain every complete record; a partial one stays inside the SSL.
     for (;;) {
-        const size_t old_size = plaintext_out.size();
-        constexpr size_t chunk = 16384;  // one maximal TLS record
-        plaintext_out.resize(old_size + chunk);
-        const int n = SSL_read(ssl_, plaintext_out.data() + old_size, static_cast<int>(chunk));
-        plaintext_out.resize(old_size + (n > 0 ? static_cast<size_t>(n) : 0));
-        if (n > 0) continue;
+        // Read through a stack buffer: growing the string by a whole record
+        // first would zero 16 KiB per call, and most reads are a few hundred bytes.
+        char record[16384];  // one maximal TLS record
+        const int n = SSL_read(ssl_, record, static_cast<int>(sizeof record));
+        if (n > 0) {
+            plaintext_out.append(record, static_cast<size_t>(n));
+            continue;
+        }
         const int err = SSL_get_error(ssl_, n);
         if (err == SSL_ERROR_WANT_READ) return TlsStatus::Ok;
         if (err == SSL_ERROR_ZERO_RETURN) return TlsStatus::Closed;
