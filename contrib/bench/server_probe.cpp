@@ -1,6 +1,7 @@
 #include "server_probe.hpp"
 
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -14,7 +15,7 @@ namespace {
 
 struct ProcStat {
   pid_t parent = 0;
-  unsigned long long ticks = 0;  // utime + stime + cutime + cstime
+  unsigned long long reaped_ticks = 0;  // cutime + cstime
 };
 
 // proc(5): the command name (field 2) may contain spaces and parentheses,
@@ -31,13 +32,24 @@ std::optional<ProcStat> read_stat(pid_t pid) {
   fields >> state >> stat.parent;
   std::string skip;
   for (int field = 5; field <= 13; ++field) fields >> skip;  // pgrp .. cmajflt
-  // utime, stime, then cutime, cstime: the CPU of children already reaped,
-  // so work done by short-lived helpers between two samples still counts.
+  // utime and stime (read from the process's CPU clock instead, in ns),
+  // then cutime, cstime: the CPU of children already reaped, so work done by
+  // short-lived helpers between two samples still counts.
   unsigned long long utime = 0, stime = 0, cutime = 0, cstime = 0;
   fields >> utime >> stime >> cutime >> cstime;
   if (!fields) return std::nullopt;
-  stat.ticks = utime + stime + cutime + cstime;
+  stat.reaped_ticks = cutime + cstime;
   return stat;
+}
+
+// The process's own CPU time, all its threads (exited ones too), with the
+// clock's nanosecond resolution: /proc's ticks (10 ms) are coarser than a
+// whole login, so a round's CPU would read as 0 or 10 ms.
+std::optional<double> own_cpu_seconds(pid_t pid) {
+  clockid_t clock;
+  timespec now{};
+  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &now) != 0) return std::nullopt;
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
 }  // namespace
@@ -75,9 +87,15 @@ std::optional<double> ServerProbe::cpu_seconds() const {
       if (!wanted.count(pid) && wanted.count(stat.parent)) grew = wanted.insert(pid).second || grew;
     }
   }
-  unsigned long long ticks = 0;
-  for (pid_t pid : wanted) ticks += all[pid].ticks;
-  return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  unsigned long long reaped_ticks = 0;
+  double seconds = 0;
+  for (pid_t pid : wanted) {
+    const auto own = own_cpu_seconds(pid);
+    if (!own) continue;  // a helper that has just exited: its parent will count it when reaping
+    seconds += *own;
+    reaped_ticks += all[pid].reaped_ticks;
+  }
+  return seconds + static_cast<double>(reaped_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace parley::bench
