@@ -22,6 +22,7 @@ constexpr std::string_view common_options =
     "  --mech SCRAM-SHA-1|SCRAM-SHA-256|SCRAM-SHA-512|PLAIN (SCRAM-SHA-1)\n"
     "  --fast yes|no (yes: XEP-0484 FAST tokens where offered, as returning clients use them)\n"
     "  --tls-resume yes|no (yes: resume TLS with the last session ticket, as returning clients do)\n"
+    "  --direct-tls yes|no (yes: --port is a XEP-0368 direct TLS port: TLS first, no STARTTLS)\n"
     "  --sasl2 yes|no (yes: SASL2 + Bind2 where the server offers them, as current clients do)\n"
     "  --server-name NAME (server)  --server-pid PID[,PID...]  (RSS of the first; CPU of all)\n"
     "  --rounds R (5)  --timeout SECONDS (60, bounds every wait)\n";
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
   clients.sasl2 = options.text("--sasl2", "yes") != "no";
   clients.tls_resume = options.text("--tls-resume", "no") == "yes";
   clients.fast = options.text("--fast", "no") == "yes";
+  clients.direct_tls = options.text("--direct-tls", "no") == "yes";
   if (clients.mechanism != "PLAIN" && !scram_hash_from_mechanism(clients.mechanism)) {
     std::fprintf(stderr, "parley-bench: unsupported mechanism '%s'\n", clients.mechanism.c_str());
     return 2;

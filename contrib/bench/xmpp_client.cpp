@@ -115,7 +115,10 @@ void Client::on_connect(uv_connect_t* req, int status) {
   uv_tcp_nodelay(self->tcp_, 1);
   self->state_ = State::features;
   uv_read_start(reinterpret_cast<uv_stream_t*>(self->tcp_), on_alloc, on_read);
-  self->open_stream();
+  if (self->ctx_.direct_tls)
+    self->begin_tls();
+  else
+    self->open_stream();
 }
 
 void Client::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -335,6 +338,11 @@ void Client::begin_tls() {
   tls_out_ = BIO_new(BIO_s_mem());
   SSL_set_bio(ssl_.get(), tls_in_, tls_out_);
   SSL_set_tlsext_host_name(ssl_.get(), ctx_.domain.c_str());
+  if (ctx_.direct_tls) {
+    // XEP-0368 §3: the ALPN protocol identifier of direct TLS.
+    static constexpr unsigned char alpn[] = "\x0bxmpp-client";
+    SSL_set_alpn_protos(ssl_.get(), alpn, sizeof alpn - 1);
+  }
   SSL_set_app_data(ssl_.get(), &ctx_);
   if (ctx_.tls_resume && ctx_.resumable) SSL_set_session(ssl_.get(), ctx_.resumable);
   SSL_set_connect_state(ssl_.get());

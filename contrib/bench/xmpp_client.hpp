@@ -36,6 +36,10 @@ struct ClientContext {
   // RFC 8446 §2.2: resume with the newest ticket the server issued, as a
   // returning client's TLS stack does; false makes every handshake full.
   bool tls_resume = false;
+  // XEP-0368: TLS from the first byte (the port is a direct TLS port), as
+  // clients do where the domain publishes _xmpps-client SRV records; saves
+  // the plaintext stream and the STARTTLS exchange.
+  bool direct_tls = false;
   SSL_SESSION* resumable = nullptr;  // owned; the newest ticket received
   // XEP-0484 FAST where the server offers HT-SHA-256-NONE, as Conversations
   // does: the first SASL2 login asks for a token, later ones use it (one
