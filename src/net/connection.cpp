@@ -117,6 +117,12 @@ void Connection::write(std::string_view bytes) {
     mark_dirty();
 }
 
+void Connection::issue_tls_ticket() {
+    if (closing_ || tcp_ == nullptr || !tls_) return;
+    ticket_wanted_ = true;
+    mark_dirty();
+}
+
 size_t Connection::pending_output_bytes() const { return out_.size() + wire_.size() + in_flight_; }
 
 void Connection::pause_reading() {
@@ -261,17 +267,12 @@ void Connection::flush() {
         send_close_notify_ = false;
         tls_->shutdown(wire_);
     }
-    if (!wire_.empty()) {
-        auto* request = new WriteRequest;
-        request->bytes.swap(wire_);
-        const uv_buf_t buf = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
-        const int rc = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1, on_write);
-        if (rc != 0) {
-            delete request;
-            finish(uv_reason("write error", rc));
-            return;
-        }
-        in_flight_ += request->bytes.size();
+    if (!write_wire()) return;
+    if (ticket_wanted_) {
+        ticket_wanted_ = false;
+        // uv_write has already tried the socket, so the answer is on its way
+        // while the ticket is made and sent behind it.
+        if (tls_ && !closing_ && tls_->issue_ticket(wire_) && !write_wire()) return;
     }
     if (closing_ && !shutdown_sent_) {
         // uv_shutdown waits for the writes queued above, then sends FIN.
@@ -282,6 +283,21 @@ void Connection::flush() {
             finish(close_reason_);
         }
     }
+}
+
+bool Connection::write_wire() {
+    if (wire_.empty()) return true;
+    auto* request = new WriteRequest;
+    request->bytes.swap(wire_);
+    const uv_buf_t buf = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
+    const int rc = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1, on_write);
+    if (rc != 0) {
+        delete request;
+        finish(uv_reason("write error", rc));
+        return false;
+    }
+    in_flight_ += request->bytes.size();
+    return true;
 }
 
 void Connection::on_write(uv_write_t* req, int status) {

@@ -72,6 +72,11 @@ public:
     // for the owner's slow-consumer policy.
     size_t pending_output_bytes() const;
 
+    // Server TLS 1.3: sends the peer a session ticket right after the output
+    // queued so far has been written, so making it does not delay the
+    // answer the peer is waiting for. Nothing for plain TCP or TLS 1.2.
+    void issue_tls_ticket();
+
     // Stops/restarts delivering on_data (flow control); writes continue.
     void pause_reading();
     void resume_reading();
@@ -104,6 +109,7 @@ private:
     void handle_input(std::string_view bytes);
     std::string peer_ip(uint16_t* port) const;
     void flush();
+    bool write_wire();  // hands wire_ to the kernel; false if the connection failed
     void finish(std::string reason);        // close the socket now
     void finish_after_flush(std::string reason);
     void mark_dirty();
@@ -126,6 +132,7 @@ private:
     bool shutdown_sent_ = false;
     bool send_close_notify_ = false;
     bool flush_scheduled_ = false;
+    bool ticket_wanted_ = false;
 };
 
 }  // namespace parley::net

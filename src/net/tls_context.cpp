@@ -128,11 +128,13 @@ bool TlsContextSet::add_host(std::string host, const std::filesystem::path& cert
     if (!ctx) return false;
     static constexpr unsigned char session_id_context[] = "parley";
     SSL_CTX_set_session_id_context(ctx.get(), session_id_context, sizeof session_id_context - 1);
-    // TLS 1.3 tickets (RFC 8446 §4.6.1): OpenSSL sends two after each full
-    // handshake so a browser can resume parallel connections. An XMPP client
-    // keeps one connection and resumes it once, so one ticket is enough, and
-    // making the second cost every login ~18 us on the path to its first stanza.
-    SSL_CTX_set_num_tickets(ctx.get(), 1);
+    // TLS 1.3 tickets (RFC 8446 §4.6.1): OpenSSL sends two with every
+    // handshake, so a browser can resume parallel connections. An XMPP
+    // client keeps one connection and resumes it once, so one ticket is
+    // enough, and it goes only to a client that has logged in
+    // (Connection::issue_tls_ticket): a scanner or a failed login gets none,
+    // and making it is no longer on the path to the stream features.
+    SSL_CTX_set_num_tickets(ctx.get(), 0);
     if (ticket_keys_ &&
         SSL_CTX_set_tlsext_ticket_keys(ctx.get(), ticket_keys_->bytes.data(), ticket_keys_->bytes.size()) != 1) {
         error = "ticket keys: " + take_openssl_errors();

@@ -209,6 +209,16 @@ void TlsSession::shutdown(std::string& ciphertext_to_send) {
     ERR_clear_error();
 }
 
+bool TlsSession::issue_ticket(std::string& ciphertext_to_send) {
+    if (ssl_ == nullptr || !server_ || !handshake_done_ || shutdown_sent_ || SSL_version(ssl_) != TLS1_3_VERSION)
+        return false;
+    IoScope scope(io_, {}, ciphertext_to_send);
+    // The ticket is written by the next handshake step, which we take now.
+    const bool sent = SSL_new_session_ticket(ssl_) == 1 && SSL_do_handshake(ssl_) == 1;
+    ERR_clear_error();
+    return sent;
+}
+
 std::string_view TlsSession::server_name() const {
     if (ssl_ == nullptr) return {};
     const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);

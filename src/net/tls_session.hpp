@@ -46,6 +46,11 @@ public:
     // Appends our close_notify (once). Nothing if the handshake never finished.
     void shutdown(std::string& ciphertext_to_send);
 
+    // Server, TLS 1.3: appends a NewSessionTicket (RFC 8446 §4.6.1) that lets
+    // the client resume later. The handshake sends none (see TlsContextSet);
+    // false if no ticket can be sent (TLS 1.2 sends its own in the handshake).
+    bool issue_ticket(std::string& ciphertext_to_send);
+
     bool handshake_done() const { return handshake_done_; }
     bool is_server() const { return server_; }
     // SNI the client sent (server) or we sent (client); empty if none.

@@ -293,6 +293,7 @@ void C2sSession::sasl_success(std::string_view username, std::string_view additi
   xml::Element success("success", std::string(ns::sasl));
   if (!additional_data.empty()) success.append_text(core::base64_encode(additional_data));
   write_element(success);
+  connection_->issue_tls_ticket();  // resumption only for clients that logged in
   // RFC 6120 §6.4.6: the client restarts the stream over the same TLS layer.
   restart_stream();
 }

@@ -128,6 +128,7 @@ void C2sSession::finish_sasl2_success(const Sasl2Exchange& exchange, std::string
     issued.set_attr("token", token->secret);
   }
   write_element(success);
+  connection_->issue_tls_ticket();  // resumption only for clients that logged in
   // XEP-0388 §2.6: no stream restart; stanzas may follow at once.
   if (bound) announce_bound();
 }

@@ -71,6 +71,34 @@ TEST_CASE("a wrong password or unknown user fails with not-authorized") {
   }
 }
 
+TEST_CASE("a TLS session ticket comes only after a login, and resumes the next connection (RFC 8446 §2.2)") {
+  TestServer server;
+  server.add_user("alice@localhost", "secret");
+  RawClient refused(server.starttls_port());
+  refused.open_stream();
+  refused.starttls();
+  CHECK(refused.authenticate("SCRAM-SHA-256", "alice", "wrong").name() == "failure");
+  refused.send("</stream:stream>");
+  CHECK(refused.wait_closed());  // everything the server sent has been read
+  CHECK(refused.tls_tickets_received() == 0);
+
+  RawClient first(server.starttls_port());
+  first.open_stream();
+  first.starttls();
+  CHECK(first.tls_tickets_received() == 0);  // none with the handshake
+  CHECK(first.authenticate("SCRAM-SHA-256", "alice", "secret").name() == "success");
+  CHECK(first.bind("desk") == "alice@localhost/desk");
+  REQUIRE(first.tls_tickets_received() == 1);
+
+  RawClient again(server.starttls_port());
+  again.resume_with(first.tls_ticket());
+  again.open_stream();
+  again.starttls();
+  CHECK(again.tls_resumed());
+  CHECK(again.authenticate("SCRAM-SHA-256-PLUS", "alice", "secret").name() == "success");
+  CHECK(again.bind("phone") == "alice@localhost/phone");
+}
+
 TEST_CASE("direct TLS (XEP-0368) skips STARTTLS") {
   TestServer server;
   server.add_user("alice@localhost", "secret");

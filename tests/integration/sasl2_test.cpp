@@ -83,6 +83,7 @@ TEST_CASE("SASL2 with Bind2 authenticates and binds in one exchange, without a s
 
   // Bound at once: stanzas flow on the same stream, routed with that JID.
   CHECK(ping(client).attr("type") == "result");
+  CHECK(client.tls_tickets_received() == 1);  // sent behind the success
   client.send("<message to='bob@localhost/desk' type='chat'><body>hi</body></message>");
   std::optional<xml::Element> message = bob.next_named("message");
   REQUIRE(message);

@@ -282,6 +282,27 @@ TEST_CASE("channel bindings under TLS 1.2: no tls-exporter") {
     CHECK(client.channel_binding("tls-server-end-point") == endpoint);
 }
 
+TEST_CASE("issue_ticket sends nothing before the handshake, from a client, or under TLS 1.2") {
+    Fixture f;
+    std::string out;
+    TlsSession early(f.servers.default_context(), true);
+    CHECK_FALSE(early.issue_ticket(out));
+
+    TlsSession server(f.servers.default_context(), true);
+    TlsSession client(f.verifying_client.get(), false);
+    client.set_peer_name("a.example");
+    REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+    CHECK_FALSE(client.issue_ticket(out));
+
+    SSL_CTX_set_max_proto_version(f.verifying_client.get(), TLS1_2_VERSION);
+    TlsSession server12(f.servers.default_context(), true);
+    TlsSession client12(f.verifying_client.get(), false);
+    client12.set_peer_name("a.example");
+    REQUIRE(run_handshake(client12, server12).client == TlsStatus::Ok);
+    CHECK_FALSE(server12.issue_ticket(out));
+    CHECK(out.empty());
+}
+
 TEST_CASE("close_notify reaches the peer as Closed") {
     Fixture f;
     TlsSession server(f.servers.default_context(), true);
@@ -354,6 +375,14 @@ struct TicketKeepingClient {
     }
 };
 
+// The server sends a ticket (after the login, in parleyd) and the client reads it.
+void deliver_ticket(TlsSession& server, TlsSession& client) {
+    std::string to_client, plaintext, to_server;
+    REQUIRE(server.issue_ticket(to_client));
+    REQUIRE(client.receive(to_client, plaintext, to_server) == TlsStatus::Ok);
+    CHECK(plaintext.empty());
+}
+
 }  // namespace
 
 TEST_CASE("a returning client resumes its TLS session with the one ticket it was given (RFC 8446 §2.2)") {
@@ -366,7 +395,9 @@ TEST_CASE("a returning client resumes its TLS session with the one ticket it was
         first_client.set_peer_name(host);
         REQUIRE(run_handshake(first_client, first_server).client == TlsStatus::Ok);
         CHECK_FALSE(SSL_session_reused(first_server.native_handle()));
-        REQUIRE(keeper.tickets.size() == 1);  // one, not OpenSSL's default two
+        CHECK(keeper.tickets.empty());  // none with the handshake: only issue_ticket() sends one
+        deliver_ticket(first_server, first_client);
+        REQUIRE(keeper.tickets.size() == 1);
 
         TlsSession again_server(f.servers.default_context(), true);
         TlsSession again_client(keeper.ctx.get(), false);
@@ -394,6 +425,7 @@ TEST_CASE("a ticket from one context set resumes on another built with the same 
     TlsSession first_client(keeper.ctx.get(), false);
     first_client.set_peer_name("a.example");
     REQUIRE(run_handshake(first_client, first_server).client == TlsStatus::Ok);
+    deliver_ticket(first_server, first_client);
     REQUIRE(keeper.tickets.size() == 1);
 
     for (bool same_keys : {true, false}) {

@@ -46,15 +46,30 @@ RawClient::RawClient(uint16_t port, bool direct_tls, std::string sni)
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   ctx_ = SSL_CTX_new(TLS_client_method());
-  if (direct_tls) {
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    SSL_set_tlsext_host_name(ssl_, sni_.c_str());
-    if (SSL_connect(ssl_) != 1) throw std::runtime_error("direct TLS handshake failed");
-  }
+  // Keep the session tickets the server sends (tests of TLS resumption).
+  SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx_, [](SSL* ssl, SSL_SESSION* session) {
+    auto* self = static_cast<RawClient*>(SSL_get_app_data(ssl));
+    if (self->ticket_) SSL_SESSION_free(self->ticket_);
+    self->ticket_ = session;
+    ++self->tickets_received_;
+    return 1;  // kept
+  });
+  if (direct_tls) handshake("direct TLS handshake failed");
+}
+
+void RawClient::handshake(const char* failure) {
+  ssl_ = SSL_new(ctx_);
+  SSL_set_app_data(ssl_, this);
+  SSL_set_fd(ssl_, fd_);
+  SSL_set_tlsext_host_name(ssl_, sni_.c_str());
+  if (resume_ && SSL_set_session(ssl_, resume_) != 1) throw std::runtime_error("SSL_set_session failed");
+  if (SSL_connect(ssl_) != 1) throw std::runtime_error(failure);
 }
 
 RawClient::~RawClient() {
+  if (ticket_) SSL_SESSION_free(ticket_);
+  if (resume_) SSL_SESSION_free(resume_);
   if (ssl_) SSL_free(ssl_);
   if (ctx_) SSL_CTX_free(ctx_);
   if (fd_ >= 0) close(fd_);
@@ -140,15 +155,20 @@ xml::Element RawClient::starttls(const std::string& host) {
   if (!proceed || proceed->name() != "proceed" || proceed->ns() != kTlsNs) {
     throw std::runtime_error("the server did not answer STARTTLS with <proceed/>");
   }
-  ssl_ = SSL_new(ctx_);
-  SSL_set_fd(ssl_, fd_);
-  SSL_set_tlsext_host_name(ssl_, sni_.c_str());
-  if (SSL_connect(ssl_) != 1) throw std::runtime_error("TLS handshake failed");
+  handshake("TLS handshake failed");
   parser_.reset();
   return open_stream(host);
 }
 
 std::string RawClient::tls_version() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
+
+void RawClient::resume_with(SSL_SESSION* ticket) {
+  if (resume_) SSL_SESSION_free(resume_);
+  SSL_SESSION_up_ref(ticket);
+  resume_ = ticket;
+}
+
+bool RawClient::tls_resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
 
 bool RawClient::peer_certificate_matches(const std::string& host) const {
   if (!ssl_) return false;

@@ -54,6 +54,12 @@ class RawClient : private xml::StreamHandler {
   bool connection_closed() const { return connection_closed_; }
   const std::optional<xml::Element>& stream_header() const { return header_; }
   std::string tls_version() const;
+  // TLS session tickets (RFC 8446 §4.6.1) the server has sent so far; the
+  // newest is kept. resume_with() offers one at the next handshake.
+  int tls_tickets_received() const { return tickets_received_; }
+  SSL_SESSION* tls_ticket() const { return ticket_; }
+  void resume_with(SSL_SESSION* ticket);
+  bool tls_resumed() const;
   // Channel-binding data of the TLS layer ("tls-exporter", "tls-server-end-point").
   std::optional<std::string> channel_binding(const std::string& type) const;
   // Whether the server's certificate is valid for `host` (RFC 6125 name check).
@@ -71,10 +77,14 @@ class RawClient : private xml::StreamHandler {
   void on_stream_error(xml::StreamError error, std::string_view text) override;
   // Reads once, feeding the parser; false on timeout or close.
   bool read_some(int timeout_ms);
+  void handshake(const char* failure);  // client TLS over fd_, resuming resume_ if set
 
   int fd_ = -1;
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
+  SSL_SESSION* ticket_ = nullptr;  // owned: the newest ticket received
+  SSL_SESSION* resume_ = nullptr;  // owned: offered at the next handshake
+  int tickets_received_ = 0;
   std::string sni_;
   std::string stream_ns_ = "jabber:client";
   std::string stream_from_;
