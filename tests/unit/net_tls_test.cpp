@@ -303,6 +303,26 @@ TEST_CASE("issue_ticket sends nothing before the handshake, from a client, or un
     CHECK(out.empty());
 }
 
+TEST_CASE("TLS 1.3 suite: AES-128-GCM by the server's order, ChaCha20 for a client that lists it first") {
+    Fixture f;
+    struct Case {
+        const char* client_suites;
+        const char* expected;
+    };
+    for (Case c : {Case{"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+                        "TLS_AES_128_GCM_SHA256"},
+                   Case{"TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"},
+                   Case{"TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384"}}) {
+        CAPTURE(c.client_suites);
+        TlsSession server(f.servers.default_context(), true);
+        TlsSession client(f.verifying_client.get(), false);
+        client.set_peer_name("a.example");
+        REQUIRE(SSL_set_ciphersuites(client.native_handle(), c.client_suites) == 1);
+        REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+        CHECK(std::string(SSL_CIPHER_get_name(SSL_get_current_cipher(server.native_handle()))) == c.expected);
+    }
+}
+
 TEST_CASE("close_notify reaches the peer as Closed") {
     Fixture f;
     TlsSession server(f.servers.default_context(), true);
