@@ -11,7 +11,9 @@ void register_core_options(OptionRegistry& registry) {
                              "which is where they usually belong; a top-level value is the default for every host.");
     registry.add({.key = "certificate", .type = OptionType::Path, .default_value = "\"\"",
                   .doc = "PEM certificate chain for the host's domain (relative to the main configuration file's "
-                         "directory); empty means <server.state_dir>/certs/<host>.crt.",
+                         "directory): the host's certificate, then the intermediates to send with it (such as "
+                         "Let's Encrypt's fullchain.pem), since no chain is built at handshake time; empty means "
+                         "<server.state_dir>/certs/<host>.crt.",
                   .per_host = true});
     registry.add({.key = "key", .type = OptionType::Path, .default_value = "\"\"",
                   .doc = "PEM private key matching `certificate`; empty means <server.state_dir>/certs/<host>.key.",

@@ -323,6 +323,25 @@ TEST_CASE("TLS 1.3 suite: AES-128-GCM by the server's order, ChaCha20 for a clie
     }
 }
 
+TEST_CASE("the server sends the chain its file holds, even when its trust store could extend it") {
+    TestPki pki;
+    auto leaf = pki.issue({"a.example"});
+    std::string error;
+    // An s2s peer context trusts the CA: OpenSSL would otherwise append it to every handshake.
+    SslCtxPtr server_ctx = make_peer_context(true, leaf.cert, leaf.key, pki.ca.cert_file, error);
+    REQUIRE_MESSAGE(server_ctx, error);
+    SslCtxPtr client_ctx = make_client_context(pki.ca.cert_file, true, error);
+    REQUIRE_MESSAGE(client_ctx, error);
+    TlsSession server(server_ctx.get(), true);
+    TlsSession client(client_ctx.get(), false);
+    client.set_peer_name("a.example");
+    REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+    STACK_OF(X509)* sent = SSL_get_peer_cert_chain(client.native_handle());
+    REQUIRE(sent != nullptr);
+    CHECK(sk_X509_num(sent) == 1);
+    CHECK(SSL_get_verify_result(client.native_handle()) == X509_V_OK);
+}
+
 TEST_CASE("close_notify reaches the peer as Closed") {
     Fixture f;
     TlsSession server(f.servers.default_context(), true);
