@@ -478,3 +478,22 @@ TEST_CASE("a ticket from one context set resumes on another built with the same 
         CHECK(SSL_session_reused(server.native_handle()) == (same_keys ? 1 : 0));
     }
 }
+
+TEST_CASE("a TLS 1.2 client still gets its RFC 5077 ticket within the handshake, and resumes with it") {
+    Fixture f;
+    TicketKeepingClient keeper;
+    SSL_CTX_set_max_proto_version(keeper.ctx.get(), TLS1_2_VERSION);
+    TlsSession first_server(f.servers.default_context(), true);
+    TlsSession first_client(keeper.ctx.get(), false);
+    first_client.set_peer_name("a.example");
+    REQUIRE(run_handshake(first_client, first_server).client == TlsStatus::Ok);
+    REQUIRE(first_server.protocol_version() == "TLSv1.2");
+    REQUIRE(keeper.tickets.size() == 1);
+
+    TlsSession again_server(f.servers.default_context(), true);
+    TlsSession again_client(keeper.ctx.get(), false);
+    again_client.set_peer_name("a.example");
+    REQUIRE(SSL_set_session(again_client.native_handle(), keeper.tickets.front()) == 1);
+    REQUIRE(run_handshake(again_client, again_server).client == TlsStatus::Ok);
+    CHECK(SSL_session_reused(again_server.native_handle()));
+}
