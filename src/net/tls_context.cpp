@@ -214,6 +214,9 @@ SslCtxPtr make_peer_context(bool server, const std::filesystem::path& cert_chain
     if (server) {
         static constexpr unsigned char session_id_context[] = "parley-s2s";
         SSL_CTX_set_session_id_context(ctx.get(), session_id_context, sizeof session_id_context - 1);
+        // Servers keep their s2s links open and do not resume them: the two
+        // tickets OpenSSL would send with each handshake go unused.
+        SSL_CTX_set_num_tickets(ctx.get(), 0);
         SSL_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, accept_for_inspection);
     } else {

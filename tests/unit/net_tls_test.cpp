@@ -497,3 +497,18 @@ TEST_CASE("a TLS 1.2 client still gets its RFC 5077 ticket within the handshake,
     REQUIRE(run_handshake(again_client, again_server).client == TlsStatus::Ok);
     CHECK(SSL_session_reused(again_server.native_handle()));
 }
+
+TEST_CASE("an s2s peer context sends no session ticket") {
+    TestPki pki;
+    auto leaf = pki.issue({"a.example"});
+    std::string error;
+    SslCtxPtr server_ctx = make_peer_context(true, leaf.cert, leaf.key, pki.ca.cert_file, error);
+    REQUIRE_MESSAGE(server_ctx, error);
+    TicketKeepingClient keeper;
+    TlsSession server(server_ctx.get(), true);
+    TlsSession client(keeper.ctx.get(), false);
+    client.set_peer_name("a.example");
+    REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
+    CHECK(server.protocol_version() == "TLSv1.3");
+    CHECK(keeper.tickets.empty());
+}
