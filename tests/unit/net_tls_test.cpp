@@ -323,13 +323,22 @@ TEST_CASE("TLS 1.3 suite: AES-128-GCM by the server's order, ChaCha20 for a clie
     }
 }
 
-TEST_CASE("the server sends the chain its file holds, even when its trust store could extend it") {
-    TestPki pki;
+namespace {
+// The server context of an incoming s2s link for a.example, trusting the test CA.
+SslCtxPtr s2s_server_context(TestPki& pki) {
     auto leaf = pki.issue({"a.example"});
     std::string error;
+    SslCtxPtr ctx = make_peer_context(true, leaf.cert, leaf.key, pki.ca.cert_file, error);
+    REQUIRE_MESSAGE(ctx, error);
+    return ctx;
+}
+}  // namespace
+
+TEST_CASE("the server sends the chain its file holds, even when its trust store could extend it") {
+    TestPki pki;
     // An s2s peer context trusts the CA: OpenSSL would otherwise append it to every handshake.
-    SslCtxPtr server_ctx = make_peer_context(true, leaf.cert, leaf.key, pki.ca.cert_file, error);
-    REQUIRE_MESSAGE(server_ctx, error);
+    SslCtxPtr server_ctx = s2s_server_context(pki);
+    std::string error;
     SslCtxPtr client_ctx = make_client_context(pki.ca.cert_file, true, error);
     REQUIRE_MESSAGE(client_ctx, error);
     TlsSession server(server_ctx.get(), true);
@@ -422,6 +431,19 @@ void deliver_ticket(TlsSession& server, TlsSession& client) {
     CHECK(plaintext.empty());
 }
 
+// A new connection offering the keeper's first ticket; returns the server's
+// side, for the caller to check whether it resumed.
+std::unique_ptr<TlsSession> reconnect_with_ticket(SSL_CTX* server_ctx, TicketKeepingClient& keeper,
+                                                  const char* host) {
+    REQUIRE_FALSE(keeper.tickets.empty());
+    auto server = std::make_unique<TlsSession>(server_ctx, true);
+    TlsSession client(keeper.ctx.get(), false);
+    client.set_peer_name(host);
+    REQUIRE(SSL_set_session(client.native_handle(), keeper.tickets.front()) == 1);
+    REQUIRE(run_handshake(client, *server).client == TlsStatus::Ok);
+    return server;
+}
+
 }  // namespace
 
 TEST_CASE("a returning client resumes its TLS session with the one ticket it was given (RFC 8446 §2.2)") {
@@ -438,13 +460,9 @@ TEST_CASE("a returning client resumes its TLS session with the one ticket it was
         deliver_ticket(first_server, first_client);
         REQUIRE(keeper.tickets.size() == 1);
 
-        TlsSession again_server(f.servers.default_context(), true);
-        TlsSession again_client(keeper.ctx.get(), false);
-        again_client.set_peer_name(host);
-        REQUIRE(SSL_set_session(again_client.native_handle(), keeper.tickets.front()) == 1);
-        REQUIRE(run_handshake(again_client, again_server).client == TlsStatus::Ok);
-        CHECK(SSL_session_reused(again_server.native_handle()));
-        CHECK(served_common_name(again_server) == host);
+        auto again = reconnect_with_ticket(f.servers.default_context(), keeper, host);
+        CHECK(SSL_session_reused(again->native_handle()));
+        CHECK(served_common_name(*again) == host);
     }
 }
 
@@ -470,12 +488,8 @@ TEST_CASE("a ticket from one context set resumes on another built with the same 
     for (bool same_keys : {true, false}) {
         CAPTURE(same_keys);
         auto after = make_set(same_keys ? keys : TicketKeys::generate());
-        TlsSession server(after->default_context(), true);
-        TlsSession client(keeper.ctx.get(), false);
-        client.set_peer_name("a.example");
-        REQUIRE(SSL_set_session(client.native_handle(), keeper.tickets.front()) == 1);
-        REQUIRE(run_handshake(client, server).client == TlsStatus::Ok);
-        CHECK(SSL_session_reused(server.native_handle()) == (same_keys ? 1 : 0));
+        auto server = reconnect_with_ticket(after->default_context(), keeper, "a.example");
+        CHECK(SSL_session_reused(server->native_handle()) == (same_keys ? 1 : 0));
     }
 }
 
@@ -490,20 +504,13 @@ TEST_CASE("a TLS 1.2 client still gets its RFC 5077 ticket within the handshake,
     REQUIRE(first_server.protocol_version() == "TLSv1.2");
     REQUIRE(keeper.tickets.size() == 1);
 
-    TlsSession again_server(f.servers.default_context(), true);
-    TlsSession again_client(keeper.ctx.get(), false);
-    again_client.set_peer_name("a.example");
-    REQUIRE(SSL_set_session(again_client.native_handle(), keeper.tickets.front()) == 1);
-    REQUIRE(run_handshake(again_client, again_server).client == TlsStatus::Ok);
-    CHECK(SSL_session_reused(again_server.native_handle()));
+    auto again = reconnect_with_ticket(f.servers.default_context(), keeper, "a.example");
+    CHECK(SSL_session_reused(again->native_handle()));
 }
 
 TEST_CASE("an s2s peer context sends no session ticket") {
     TestPki pki;
-    auto leaf = pki.issue({"a.example"});
-    std::string error;
-    SslCtxPtr server_ctx = make_peer_context(true, leaf.cert, leaf.key, pki.ca.cert_file, error);
-    REQUIRE_MESSAGE(server_ctx, error);
+    SslCtxPtr server_ctx = s2s_server_context(pki);
     TicketKeepingClient keeper;
     TlsSession server(server_ctx.get(), true);
     TlsSession client(keeper.ctx.get(), false);
