@@ -251,28 +251,35 @@ void Connection::mark_dirty() {
 // finish a graceful close once everything queued has been written.
 void Connection::flush() {
     if (tcp_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(tcp_))) return;
+    // Handshake records already waiting in wire_ go first; otherwise this
+    // turn's bytes are built in the loop's scratch buffer.
+    std::string& wire = wire_.empty() ? net_.wire_scratch() : wire_;
     if (!out_.empty()) {
         if (tls_) {
-            if (tls_->send(out_, wire_) == TlsStatus::Error) {
+            if (tls_->send(out_, wire) == TlsStatus::Error) {
                 out_.clear();
+                wire.clear();
                 finish("tls error: " + tls_->last_error());
                 return;
             }
         } else {
-            wire_ += out_;
+            wire += out_;
         }
-        out_.clear();
+        // Free the buffer rather than keep the largest batch ever sent (a
+        // whole roster) on a connection that may now sit idle for hours.
+        std::string().swap(out_);
     }
     if (closing_ && send_close_notify_ && tls_) {
         send_close_notify_ = false;
-        tls_->shutdown(wire_);
+        tls_->shutdown(wire);
     }
-    if (!write_wire()) return;
+    const bool wrote = !wire.empty();
+    if (!write_wire(wire)) return;
     if (ticket_wanted_) {
         ticket_wanted_ = false;
-        // uv_write has already tried the socket, so the answer is on its way
-        // while the ticket is made and sent behind it.
-        if (tls_ && !closing_ && tls_->issue_ticket(wire_) && !write_wire()) return;
+        // The answer is already with the kernel, so it is on its way while
+        // the ticket is made and sent behind it.
+        if (tls_ && !closing_ && tls_->issue_ticket(wire) && !write_wire(wire)) return;
     }
     if (closing_ && !shutdown_sent_) {
         // uv_shutdown waits for the writes queued above, then sends FIN.
@@ -282,18 +289,46 @@ void Connection::flush() {
             delete req;
             finish(close_reason_);
         }
+        return;
     }
+    // The kernel took everything at once, so no write callback will say so.
+    if (wrote && pending_output_bytes() == 0 && handler_ != nullptr && !closing_)
+        notify([](ConnectionHandler& handler) { handler.on_output_drained(); });
 }
 
-bool Connection::write_wire() {
-    if (wire_.empty()) return true;
-    auto* request = new WriteRequest;
-    request->bytes.swap(wire_);
-    const uv_buf_t buf = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
-    const int rc = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1, on_write);
-    if (rc != 0) {
-        delete request;
+// Writes at once what the kernel takes (one system call, no request to
+// allocate, nothing for libuv to watch); only a remainder is queued with
+// uv_write, behind which libuv keeps the order of later writes.
+bool Connection::write_wire(std::string& bytes) {
+    if (bytes.empty()) return true;
+    size_t written = 0;
+    const uv_buf_t whole = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
+    const int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(tcp_), &whole, 1);
+    if (rc >= 0) {
+        written = static_cast<size_t>(rc);
+    } else if (rc != UV_EAGAIN) {
+        bytes.clear();
         finish(uv_reason("write error", rc));
+        return false;
+    }
+    if (written == bytes.size()) {
+        bytes.clear();
+        if (&bytes == &wire_) wire_.shrink_to_fit();  // as for out_ in flush()
+        return true;
+    }
+    auto* request = new WriteRequest;
+    if (&bytes == &wire_) {
+        request->bytes.swap(wire_);
+        request->bytes.erase(0, written);
+    } else {
+        request->bytes.assign(bytes, written);
+        bytes.clear();
+    }
+    const uv_buf_t rest = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
+    const int queued = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(tcp_), &rest, 1, on_write);
+    if (queued != 0) {
+        delete request;
+        finish(uv_reason("write error", queued));
         return false;
     }
     in_flight_ += request->bytes.size();

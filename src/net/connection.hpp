@@ -109,7 +109,7 @@ private:
     void handle_input(std::string_view bytes);
     std::string peer_ip(uint16_t* port) const;
     void flush();
-    bool write_wire();  // hands wire_ to the kernel; false if the connection failed
+    bool write_wire(std::string& bytes);  // empties `bytes` into the socket; false if the connection failed
     void finish(std::string reason);        // close the socket now
     void finish_after_flush(std::string reason);
     void mark_dirty();

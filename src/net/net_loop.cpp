@@ -47,26 +47,31 @@ void NetLoop::schedule_flush(Connection& connection) {
 
 void NetLoop::cancel_flush(Connection& connection) {
     std::replace(dirty_.begin(), dirty_.end(), &connection, static_cast<Connection*>(nullptr));
+    std::replace(flushing_.begin(), flushing_.end(), &connection, static_cast<Connection*>(nullptr));
 }
 
 void NetLoop::on_check(uv_check_t* handle) { static_cast<NetLoop*>(handle->data)->flush_all(); }
 
 void NetLoop::flush_all() {
-    // flush() never calls into handlers, so no connection can be destroyed
-    // or scheduled while this runs; the swap keeps that robust anyway.
-    std::vector<Connection*> batch;
-    batch.swap(dirty_);
-    for (Connection* connection : batch) {
+    // A flush may tell a handler that its output drained, and the handler may
+    // then write (scheduling a flush for the next turn, into dirty_) or
+    // destroy connections (cancel_flush clears them from flushing_ too).
+    flushing_.swap(dirty_);
+    for (size_t i = 0; i < flushing_.size(); ++i) {
+        Connection* connection = flushing_[i];
         if (connection == nullptr) continue;
         connection->flush_scheduled_ = false;
         connection->flush();
     }
+    flushing_.clear();
+    // One large write (a file chunk, a slow reader's backlog) should not pin
+    // its size for the life of the worker.
+    if (wire_scratch_.capacity() > kWireScratchKept) std::string().swap(wire_scratch_);
     if (dirty_.empty()) {
         uv_check_stop(check_);
         uv_idle_stop(idle_);
+        dirty_.swap(flushing_);  // keep the capacity for next turn
     }
-    batch.clear();
-    if (dirty_.empty()) dirty_.swap(batch);  // keep the capacity for next turn
 }
 
 }  // namespace parley::net

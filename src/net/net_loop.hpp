@@ -18,12 +18,13 @@ class Connection;
 //
 // Output batching: Connection::write() only appends to a buffer and marks the
 // connection dirty here. A uv_check handle (runs right after I/O callbacks)
-// issues one uv_write per dirty connection, so all stanzas produced during a
-// loop turn leave in one system call. While anything is dirty a uv_idle handle
-// keeps the loop from blocking in poll before that flush.
+// flushes every dirty connection with one write, so all stanzas produced
+// during a loop turn leave in one system call. While anything is dirty a
+// uv_idle handle keeps the loop from blocking in poll before that flush.
 class NetLoop {
 public:
     static constexpr size_t read_buffer_size = 64 * 1024;
+    static constexpr size_t kWireScratchKept = 1024 * 1024;
 
     explicit NetLoop(uv_loop_t* loop);
     ~NetLoop();
@@ -40,6 +41,9 @@ public:
     char* read_buffer() { return read_buffer_.get(); }
     // For Connection: TLS plaintext scratch, reused by all connections.
     std::string& plaintext_scratch() { return plaintext_scratch_; }
+    // For Connection::flush: the bytes of one write, reused by all connections
+    // so that a connection keeps no output buffer between loop turns.
+    std::string& wire_scratch() { return wire_scratch_; }
 
 private:
     static void on_check(uv_check_t* handle);
@@ -49,8 +53,10 @@ private:
     uv_check_t* check_;
     uv_idle_t* idle_;
     std::vector<Connection*> dirty_;
+    std::vector<Connection*> flushing_;  // the batch flush_all is working through
     std::unique_ptr<char[]> read_buffer_;
     std::string plaintext_scratch_;
+    std::string wire_scratch_;
 };
 
 }  // namespace parley::net

@@ -26,8 +26,10 @@ struct Peer final : ConnectionHandler {
     bool tls_up = false;
     bool closed = false;
     std::string close_reason;
+    int drained = 0;
     std::function<void(Peer&, std::string_view)> data_hook;
     std::function<void(Peer&)> tls_hook;
+    std::function<void(Peer&)> drained_hook;
 
     void on_data(std::string_view data) override {
         ++data_calls;
@@ -37,6 +39,10 @@ struct Peer final : ConnectionHandler {
     void on_tls_established() override {
         tls_up = true;
         if (tls_hook) tls_hook(*this);
+    }
+    void on_output_drained() override {
+        ++drained;
+        if (drained_hook) drained_hook(*this);
     }
     void on_closed(std::string_view reason) override {
         closed = true;
@@ -370,4 +376,83 @@ TEST_CASE_FIXTURE(LoopFixture, "pause_reading holds input until resume_reading")
     server.conn->resume_reading();
     REQUIRE(run_until([&] { return server.received == "onetwo"; }));
     CHECK(server.data_calls == 2);
+}
+
+TEST_CASE_FIXTURE(TlsFixture, "on_output_drained follows a write the kernel took at once, and one it took later") {
+    bool use_tls = false;
+    SUBCASE("plain") { use_tls = false; }
+    SUBCASE("tls") { use_tls = true; }
+    Peer server;
+    auto listener = listen(server, [&](Connection& c) {
+        if (use_tls) c.start_tls(servers.default_context());
+    });
+    Peer client;
+    connect(client, listener->port(), [&](Connection& c) {
+        if (use_tls) c.start_tls_client(client_ctx.get(), "localhost");
+    });
+    client.conn->write("small");
+    REQUIRE(run_until([&] { return server.received == "small"; }));
+    const int after_small = client.drained;
+    CHECK(after_small >= 1);
+    CHECK(client.conn->pending_output_bytes() == 0);
+
+    // A reader that stops: the kernel takes part of 8 MiB, the rest waits.
+    server.conn->pause_reading();
+    const std::string big = pattern(8 * 1024 * 1024);
+    client.conn->write(big);
+    run_for(100);
+    CHECK(client.conn->pending_output_bytes() > 0);
+    CHECK(client.drained == after_small);
+    server.conn->resume_reading();
+    REQUIRE(run_until([&] { return client.drained > after_small; }, 60000));
+    CHECK(client.conn->pending_output_bytes() == 0);
+    REQUIRE(run_until([&] { return server.received.size() == 5 + big.size(); }, 60000));
+    CHECK(server.received.compare(5, std::string::npos, big) == 0);
+}
+
+TEST_CASE_FIXTURE(TlsFixture, "writes made while earlier bytes wait for the reader keep their order") {
+    bool use_tls = false;
+    SUBCASE("plain") { use_tls = false; }
+    SUBCASE("tls") { use_tls = true; }
+    Peer server;
+    auto listener = listen(server, [&](Connection& c) {
+        if (use_tls) c.start_tls(servers.default_context());
+    });
+    Peer client;
+    connect(client, listener->port(), [&](Connection& c) {
+        if (use_tls) c.start_tls_client(client_ctx.get(), "localhost");
+    });
+    client.conn->write("hello");
+    REQUIRE(run_until([&] { return server.received == "hello"; }));
+    server.conn->pause_reading();
+    const std::string big = pattern(8 * 1024 * 1024);
+    client.conn->write(big);
+    run_for(50);
+    REQUIRE(client.conn->pending_output_bytes() > 0);
+    client.conn->write("-tail1");  // a later turn, behind the queued remainder
+    run_for(50);
+    client.conn->write("-tail2");
+    server.conn->resume_reading();
+    const std::string expected = "hello" + big + "-tail1-tail2";
+    REQUIRE(run_until([&] { return server.received.size() >= expected.size(); }, 60000));
+    CHECK(server.received.size() == expected.size());
+    CHECK(server.received == expected);
+}
+
+TEST_CASE_FIXTURE(LoopFixture, "a handler may destroy another connection from on_output_drained") {
+    // Both clients are flushed in the same loop turn; the first one's drain
+    // handler destroys the second before the loop reaches it.
+    Peer server_a, server_b;
+    auto listener_a = listen(server_a);
+    auto listener_b = listen(server_b);
+    Peer a, b;
+    connect(a, listener_a->port());
+    connect(b, listener_b->port());
+    a.drained_hook = [&](Peer&) { b.conn.reset(); };
+    a.conn->write("from a");
+    b.conn->write("from b");
+    REQUIRE(run_until([&] { return server_a.received == "from a" && server_b.closed; }));
+    CHECK(b.conn == nullptr);
+    CHECK(server_b.received.empty());  // b was destroyed before its turn came
+    CHECK(server_b.close_reason == "closed by peer");
 }
