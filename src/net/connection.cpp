@@ -162,31 +162,34 @@ void Connection::abort() {
 }
 
 std::string Connection::remote_address() const {
-    uint16_t port = 0;
-    std::string ip = peer_ip(&port);
-    if (ip.empty()) return {};
-    if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
-    return ip + ":" + std::to_string(port);
+    const PeerAddress& peer = peer_address();
+    if (peer.ip.empty()) return {};
+    if (peer.ip.find(':') != std::string::npos) return "[" + peer.ip + "]:" + std::to_string(peer.port);
+    return peer.ip + ":" + std::to_string(peer.port);
 }
 
-std::string Connection::remote_ip() const { return peer_ip(nullptr); }
+std::string Connection::remote_ip() const { return peer_address().ip; }
 
-std::string Connection::peer_ip(uint16_t* port) const {
-    if (tcp_ == nullptr) return {};
-    sockaddr_storage addr{};
-    int len = sizeof addr;
-    if (uv_tcp_getpeername(tcp_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
-    char ip[INET6_ADDRSTRLEN] = {};
-    if (addr.ss_family == AF_INET6) {
-        const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-        uv_ip6_name(a6, ip, sizeof ip);
-        if (port) *port = ntohs(a6->sin6_port);
-    } else {
-        const auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
-        uv_ip4_name(a4, ip, sizeof ip);
-        if (port) *port = ntohs(a4->sin_port);
+// Asked for by the per-IP limits, the session and its log lines: one
+// getpeername per connection is enough, and the answer outlives the socket.
+const Connection::PeerAddress& Connection::peer_address() const {
+    if (peer_.ip.empty() && tcp_ != nullptr) {
+        sockaddr_storage addr{};
+        int len = sizeof addr;
+        if (uv_tcp_getpeername(tcp_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return peer_;
+        char ip[INET6_ADDRSTRLEN] = {};
+        if (addr.ss_family == AF_INET6) {
+            const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+            uv_ip6_name(a6, ip, sizeof ip);
+            peer_.port = ntohs(a6->sin6_port);
+        } else {
+            const auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
+            uv_ip4_name(a4, ip, sizeof ip);
+            peer_.port = ntohs(a4->sin_port);
+        }
+        peer_.ip = ip;
     }
-    return ip;
+    return peer_;
 }
 
 void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {

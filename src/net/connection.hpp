@@ -107,7 +107,11 @@ private:
     static void on_handle_closed(uv_handle_t* handle);
 
     void handle_input(std::string_view bytes);
-    std::string peer_ip(uint16_t* port) const;
+    struct PeerAddress {
+        std::string ip;  // empty until known
+        uint16_t port = 0;
+    };
+    const PeerAddress& peer_address() const;
     void flush();
     bool write_wire(std::string& bytes);  // empties `bytes` into the socket; false if the connection failed
     void finish(std::string reason);        // close the socket now
@@ -125,6 +129,7 @@ private:
     std::string wire_;  // bytes ready for the socket (clear, or TLS records)
     size_t in_flight_ = 0;
     std::string close_reason_;
+    mutable PeerAddress peer_;
     bool* alive_ = nullptr;  // set during handler calls, cleared by ~Connection
     bool reading_ = false;
     bool paused_ = false;
