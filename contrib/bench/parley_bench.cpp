@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
   }
   clients.tls = make_client_tls_context();
   const std::string server_name = options.text("--server-name", "server");
-  const ServerProbe probe(options.has("--server-pid") ? parse_pids(options.text("--server-pid", "")) : std::vector<pid_t>{});
+  ServerProbe probe(options.has("--server-pid") ? parse_pids(options.text("--server-pid", "")) : std::vector<pid_t>{});
   const int rounds = static_cast<int>(options.integer("--rounds", 5));
 
   int status = 0;

@@ -54,7 +54,7 @@ struct BenchRun {
   ClientContext& clients;
   LoopWaiter& waiter;
   const Options& options;
-  const ServerProbe& probe;
+  ServerProbe& probe;
   std::string user_prefix;  // accounts are <prefix>1 .. <prefix>N
   std::string password;
   double timeout_s;         // bound on every wait

@@ -52,12 +52,12 @@ class FanoutRounds : public ScenarioRounds {
     arrivals_ms_.clear();
     last_arrival_ns_ = 0;
 
-    const auto cpu_before = run_.probe.cpu_seconds();
+    const auto cpu_before = run_.probe.cpu_at_start();
     send_ns_ = uv_hrtime();
     hub_->send("<presence><show>away</show><status>" + current_tag_ + "</status></presence>");
     const bool done = run_.waiter.run_until([this] { return received_ == contact_count_; }, run_.timeout_s);
     const uint64_t end_ns = received_ ? last_arrival_ns_ : uv_hrtime();
-    const auto cpu_after = run_.probe.cpu_seconds();
+    const auto cpu_after = run_.probe.cpu_at_end();
 
     result.add("contacts", static_cast<double>(contact_count_));
     result.add("received", static_cast<double>(received_));

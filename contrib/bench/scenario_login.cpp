@@ -13,10 +13,10 @@ RoundResult run_login_round(BenchRun& run, int) {
   settings.finish_when_ready = true;
   ClientRamp ramp(run, settings);
 
-  const auto cpu_before = run.probe.cpu_seconds();
+  const auto cpu_before = run.probe.cpu_at_start();
   const bool all_ready = ramp.run();
   const uint64_t end_ns = ramp.ready() ? ramp.last_ready_ns() : uv_hrtime();
-  const auto cpu_after = run.probe.cpu_seconds();
+  const auto cpu_after = run.probe.cpu_at_end();
   ramp.finish_all();
 
   RoundResult result;

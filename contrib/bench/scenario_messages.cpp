@@ -85,11 +85,11 @@ RoundResult run_messages_round(BenchRun& run, int) {
     }
   };
 
-  const auto cpu_before = run.probe.cpu_seconds();
+  const auto cpu_before = run.probe.cpu_at_start();
   const uint64_t start_ns = uv_hrtime();
   const bool done = run.waiter.run_until([&] { return delivered + errors >= total; }, run.timeout_s, top_up);
   const uint64_t end_ns = delivered ? last_receipt_ns : uv_hrtime();
-  const auto cpu_after = run.probe.cpu_seconds();
+  const auto cpu_after = run.probe.cpu_at_end();
   ramp.finish_all();
 
   const double elapsed = seconds_between(start_ns, end_ns);

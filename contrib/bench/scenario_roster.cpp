@@ -36,10 +36,10 @@ RoundResult run_roster_round(BenchRun& run, int) {
     }
   };
 
-  const auto cpu_before = run.probe.cpu_seconds();
+  const auto cpu_before = run.probe.cpu_at_start();
   const bool logged_in = ramp.run();
   const bool answered = logged_in && run.waiter.run_until([&] { return result_ns != 0; }, run.timeout_s);
-  const auto cpu_after = run.probe.cpu_seconds();
+  const auto cpu_after = run.probe.cpu_at_end();
   RoundResult result;
   if (!logged_in || !answered) {
     ramp.finish_all();

@@ -108,11 +108,11 @@ RoundResult run_s2s_round(BenchRun& run, int) {
     }
   };
   const std::size_t warmup = delivered;
-  const auto cpu_before = run.probe.cpu_seconds();
+  const auto cpu_before = run.probe.cpu_at_start();
   const uint64_t start_ns = uv_hrtime();
   const bool done = run.waiter.run_until([&] { return delivered + errors >= total; }, run.timeout_s, top_up);
   const uint64_t end_ns = delivered > warmup ? last_receipt_ns : uv_hrtime();
-  const auto cpu_after = run.probe.cpu_seconds();
+  const auto cpu_after = run.probe.cpu_at_end();
   finish(senders, receivers);
 
   const double measured = static_cast<double>(delivered - warmup);

@@ -1,13 +1,17 @@
 #include "server_probe.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 
 namespace parley::bench {
@@ -19,26 +23,37 @@ struct ProcStat {
 };
 
 // proc(5): the command name (field 2) may contain spaces and parentheses,
-// so fields are counted from the last ')'.
+// so fields are counted from the last ')'. Plain read(2) into a stack
+// buffer: this runs right before timed sections, and should cost little.
 std::optional<ProcStat> read_stat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
-  const std::size_t paren = line.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(line.substr(paren + 2));
-  std::string state;
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char line[1024];
+  const ssize_t n = ::read(fd, line, sizeof line - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  line[n] = '\0';
+  const char* paren = std::strrchr(line, ')');
+  if (paren == nullptr) return std::nullopt;
+  // Fields from 3 on: state ppid pgrp session tty_nr tpgid flags minflt
+  // cminflt majflt cmajflt utime stime cutime cstime. utime and stime are
+  // read from the process's CPU clock instead (in ns); cutime and cstime are
+  // the CPU of children already reaped, so work done by short-lived helpers
+  // between two samples still counts.
+  std::vector<unsigned long long> fields;
+  const char* at = paren + 2;
+  at = std::strchr(at, ' ');  // skip the state
+  while (at != nullptr && fields.size() < 14) {
+    char* end = nullptr;
+    fields.push_back(std::strtoull(at + 1, &end, 10));
+    at = (end != nullptr && *end == ' ') ? end : nullptr;
+  }
+  if (fields.size() < 14) return std::nullopt;
   ProcStat stat;
-  fields >> state >> stat.parent;
-  std::string skip;
-  for (int field = 5; field <= 13; ++field) fields >> skip;  // pgrp .. cmajflt
-  // utime and stime (read from the process's CPU clock instead, in ns),
-  // then cutime, cstime: the CPU of children already reaped, so work done by
-  // short-lived helpers between two samples still counts.
-  unsigned long long utime = 0, stime = 0, cutime = 0, cstime = 0;
-  fields >> utime >> stime >> cutime >> cstime;
-  if (!fields) return std::nullopt;
-  stat.reaped_ticks = cutime + cstime;
+  stat.parent = static_cast<pid_t>(fields[0]);
+  stat.reaped_ticks = fields[12] + fields[13];
   return stat;
 }
 
@@ -64,38 +79,62 @@ std::optional<long> ServerProbe::rss_kib() const {
   return std::nullopt;
 }
 
-std::optional<double> ServerProbe::cpu_seconds() const {
-  if (pids_.empty()) return std::nullopt;
-  std::map<pid_t, ProcStat> all;
+ServerProbe::ServerProbe(std::vector<pid_t> pids) : pids_(std::move(pids)) {
+  if (!pids_.empty()) find_processes();
+}
+
+bool ServerProbe::find_processes() {
+  std::map<pid_t, pid_t> parent_of;
   if (DIR* dir = opendir("/proc")) {
     while (dirent* entry = readdir(dir)) {
       const pid_t pid = static_cast<pid_t>(std::atol(entry->d_name));
       if (pid <= 0) continue;
-      if (auto stat = read_stat(pid)) all.emplace(pid, *stat);
+      if (auto stat = read_stat(pid)) parent_of.emplace(pid, stat->parent);
     }
     closedir(dir);
   }
   std::set<pid_t> wanted;
   for (pid_t pid : pids_) {
-    if (!all.count(pid)) return std::nullopt;  // the server is gone
+    if (!parent_of.count(pid)) return false;
     wanted.insert(pid);
   }
   // Add descendants until nothing changes (process trees are shallow).
   for (bool grew = true; grew;) {
     grew = false;
-    for (const auto& [pid, stat] : all) {
-      if (!wanted.count(pid) && wanted.count(stat.parent)) grew = wanted.insert(pid).second || grew;
+    for (const auto& [pid, parent] : parent_of) {
+      if (!wanted.count(pid) && wanted.count(parent)) grew = wanted.insert(pid).second || grew;
     }
   }
+  processes_.assign(wanted.begin(), wanted.end());
+  return true;
+}
+
+std::optional<double> ServerProbe::cpu_of_processes() const {
   unsigned long long reaped_ticks = 0;
   double seconds = 0;
-  for (pid_t pid : wanted) {
+  for (pid_t pid : processes_) {
     const auto own = own_cpu_seconds(pid);
-    if (!own) continue;  // a helper that has just exited: its parent will count it when reaping
+    const auto stat = read_stat(pid);
+    if (!own || !stat) {
+      // A helper that has just exited: its parent counts it once reaped.
+      // A server process gone: nothing to measure.
+      if (std::find(pids_.begin(), pids_.end(), pid) != pids_.end()) return std::nullopt;
+      continue;
+    }
     seconds += *own;
-    reaped_ticks += all[pid].reaped_ticks;
+    reaped_ticks += stat->reaped_ticks;
   }
   return seconds + static_cast<double>(reaped_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::optional<double> ServerProbe::cpu_at_start() const {
+  if (pids_.empty()) return std::nullopt;
+  return cpu_of_processes();
+}
+
+std::optional<double> ServerProbe::cpu_at_end() {
+  if (pids_.empty() || !find_processes()) return std::nullopt;
+  return cpu_of_processes();
 }
 
 }  // namespace parley::bench
