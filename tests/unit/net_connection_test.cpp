@@ -130,6 +130,17 @@ struct TlsFixture : LoopFixture {
         client_ctx = make_client_context(pki.ca.cert_file, true, error);
         REQUIRE_MESSAGE(client_ctx, error);
     }
+
+    // A connected pair over loopback, with TLS on both sides or on neither.
+    std::unique_ptr<Listener> open_pair(Peer& server, Peer& client, bool use_tls) {
+        auto listener = listen(server, [&, use_tls](Connection& c) {
+            if (use_tls) c.start_tls(servers.default_context());
+        });
+        connect(client, listener->port(), [&, use_tls](Connection& c) {
+            if (use_tls) c.start_tls_client(client_ctx.get(), "localhost");
+        });
+        return listener;
+    }
 };
 
 std::string pattern(size_t size) {
@@ -272,18 +283,12 @@ TEST_CASE_FIXTURE(TlsFixture, "a failed TLS handshake closes with the reason") {
 
 TEST_CASE_FIXTURE(TlsFixture, "8 MiB written at once arrive intact") {
     const std::string big = pattern(8 * 1024 * 1024);
-    Peer server;
+    Peer server, client;
     server.data_hook = echo;
     bool use_tls = false;
     SUBCASE("plain") { use_tls = false; }
     SUBCASE("tls") { use_tls = true; }
-    auto listener = listen(server, [&](Connection& c) {
-        if (use_tls) c.start_tls(servers.default_context());
-    });
-    Peer client;
-    connect(client, listener->port(), [&](Connection& c) {
-        if (use_tls) c.start_tls_client(client_ctx.get(), "localhost");
-    });
+    auto listener = open_pair(server, client, use_tls);
     client.conn->write(big);
     CHECK(client.conn->pending_output_bytes() >= big.size());
     REQUIRE(run_until([&] { return client.received.size() >= big.size(); }, 60000));
@@ -307,13 +312,8 @@ TEST_CASE_FIXTURE(TlsFixture, "close() from inside on_data flushes first") {
         self.conn->write("ignored after close");
         CHECK(self.conn->is_open() == false);
     };
-    auto listener = listen(server, [&](Connection& c) {
-        if (use_tls) c.start_tls(servers.default_context());
-    });
     Peer client;
-    connect(client, listener->port(), [&](Connection& c) {
-        if (use_tls) c.start_tls_client(client_ctx.get(), "localhost");
-    });
+    auto listener = open_pair(server, client, use_tls);
     client.conn->write("bye");
     REQUIRE(run_until([&] { return client.closed && server.closed; }));
     CHECK(client.received == "ciao");
@@ -382,14 +382,8 @@ TEST_CASE_FIXTURE(TlsFixture, "on_output_drained follows a write the kernel took
     bool use_tls = false;
     SUBCASE("plain") { use_tls = false; }
     SUBCASE("tls") { use_tls = true; }
-    Peer server;
-    auto listener = listen(server, [&](Connection& c) {
-        if (use_tls) c.start_tls(servers.default_context());
-    });
-    Peer client;
-    connect(client, listener->port(), [&](Connection& c) {
-        if (use_tls) c.start_tls_client(client_ctx.get(), "localhost");
-    });
+    Peer server, client;
+    auto listener = open_pair(server, client, use_tls);
     client.conn->write("small");
     REQUIRE(run_until([&] { return server.received == "small"; }));
     const int after_small = client.drained;
@@ -414,14 +408,8 @@ TEST_CASE_FIXTURE(TlsFixture, "writes made while earlier bytes wait for the read
     bool use_tls = false;
     SUBCASE("plain") { use_tls = false; }
     SUBCASE("tls") { use_tls = true; }
-    Peer server;
-    auto listener = listen(server, [&](Connection& c) {
-        if (use_tls) c.start_tls(servers.default_context());
-    });
-    Peer client;
-    connect(client, listener->port(), [&](Connection& c) {
-        if (use_tls) c.start_tls_client(client_ctx.get(), "localhost");
-    });
+    Peer server, client;
+    auto listener = open_pair(server, client, use_tls);
     client.conn->write("hello");
     REQUIRE(run_until([&] { return server.received == "hello"; }));
     server.conn->pause_reading();
