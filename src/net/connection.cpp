@@ -314,19 +314,11 @@ bool Connection::write_wire(std::string& bytes) {
         finish(uv_reason("write error", rc));
         return false;
     }
-    if (written == bytes.size()) {
-        bytes.clear();
-        if (&bytes == &wire_) wire_.shrink_to_fit();  // as for out_ in flush()
-        return true;
-    }
-    auto* request = new WriteRequest;
-    if (&bytes == &wire_) {
-        request->bytes.swap(wire_);
-        request->bytes.erase(0, written);
-    } else {
-        request->bytes.assign(bytes, written);
-        bytes.clear();
-    }
+    std::string remainder = bytes.substr(written);
+    bytes.clear();
+    if (&bytes == &wire_) wire_.shrink_to_fit();  // as for out_ in flush()
+    if (remainder.empty()) return true;
+    auto* request = new WriteRequest{{}, std::move(remainder)};
     const uv_buf_t rest = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
     const int queued = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(tcp_), &rest, 1, on_write);
     if (queued != 0) {
