@@ -2,6 +2,7 @@
 // Small assertions shared by the conversation tests.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <stdexcept>
 
@@ -38,22 +39,31 @@ inline bool has_mechanism(const xml::Element& features, std::string_view name) {
   return false;
 }
 
+// What ask() does with the stanzas that arrive before its answer.
+enum class Others { Dropped, Kept };
+
 // Sends an IQ of `type` with `payload` to `to` and returns the IQ that
-// answers it (matched by id), skipping anything else that arrives first.
+// answers it (matched by id). What arrives first is skipped, or with
+// Others::Kept left queued for the test to read next.
 inline xml::Element ask(RawClient& client, const std::string& to, const std::string& payload,
-                        const std::string& type = "get") {
+                        const std::string& type = "get", Others others = Others::Dropped) {
   static int counter = 0;
   std::string id = "ask" + std::to_string(++counter);
   std::string to_attr = to.empty() ? std::string() : " to='" + to + "'";
   client.send("<iq type='" + type + "' id='" + id + "'" + to_attr + ">" + payload + "</iq>");
+  std::vector<xml::Element> skipped;
   while (std::optional<xml::Element> e = client.next()) {
-    if (e->name() == "iq" && e->attr("id") == id) return *e;
+    if (e->name() == "iq" && e->attr("id") == id) {
+      if (others == Others::Kept) client.unread(std::move(skipped));
+      return *e;
+    }
+    if (others == Others::Kept) skipped.push_back(std::move(*e));
   }
   throw std::runtime_error("no answer to " + payload);
 }
 
-inline xml::Element ping(RawClient& client, const std::string& to = "localhost") {
-  return ask(client, to, "<ping xmlns='urn:xmpp:ping'/>");
+inline xml::Element ping(RawClient& client, const std::string& to = "localhost", Others others = Others::Dropped) {
+  return ask(client, to, "<ping xmlns='urn:xmpp:ping'/>", "get", others);
 }
 
 // Writes a roster row (schema/0002_roster.sql) straight into the server's

@@ -114,6 +114,11 @@ std::optional<xml::Element> RawClient::next(int timeout_ms) {
   return e;
 }
 
+void RawClient::unread(std::vector<xml::Element> elements) {
+  received_.insert(received_.begin(), std::make_move_iterator(elements.begin()),
+                   std::make_move_iterator(elements.end()));
+}
+
 std::optional<xml::Element> RawClient::next_named(std::string_view name, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "xml/element.hpp"
 #include "xml/stream_parser.hpp"
@@ -46,6 +47,8 @@ class RawClient : private xml::StreamHandler {
 
   // The next top-level element from the server, waiting up to timeout_ms.
   std::optional<xml::Element> next(int timeout_ms = 5000);
+  // Puts elements back, in order, ahead of anything not yet read.
+  void unread(std::vector<xml::Element> elements);
   // The next element with this name (skipping others), or nullopt.
   std::optional<xml::Element> next_named(std::string_view name, int timeout_ms = 5000);
   // Waits until the server closes the TCP connection.
