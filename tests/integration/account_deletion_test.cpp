@@ -76,11 +76,7 @@ std::string scalar(TestServer& server, const std::string& sql) {
 }
 
 bool wait_for(TestServer& server, const std::string& sql, const std::string& expected) {
-  for (int i = 0; i < 100; ++i) {
-    if (scalar(server, sql) == expected) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  return eventually([&] { return scalar(server, sql) == expected; });
 }
 
 constexpr const char* kAliceRows =

@@ -1,10 +1,12 @@
 #pragma once
 // Small assertions shared by the conversation tests.
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <stdexcept>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -64,6 +66,18 @@ inline xml::Element ask(RawClient& client, const std::string& to, const std::str
 
 inline xml::Element ping(RawClient& client, const std::string& to = "localhost", Others others = Others::Dropped) {
   return ask(client, to, "<ping xmlns='urn:xmpp:ping'/>", "get", others);
+}
+
+// Polls `condition` every 50 ms for up to 10 s: for what the server does
+// behind its answers (rows written behind, timers, cleanup tasks).
+template <class Condition>
+bool eventually(Condition condition) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 // Writes a roster row (schema/0002_roster.sql) straight into the server's

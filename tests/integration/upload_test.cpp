@@ -144,16 +144,6 @@ size_t files_in(const std::filesystem::path& dir) {
   return n;
 }
 
-template <class Condition>
-bool eventually(Condition condition) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST_CASE("upload: the host lists upload.localhost, which announces XEP-0363 and its max-file-size") {
