@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <doctest/doctest.h>
+
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -195,7 +197,12 @@ TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
 }
 
 TestServer::~TestServer() {
-  if (pid_ > 0) stop();
+  if (pid_ > 0) {
+    // A crash, or a hang at shutdown, fails the test that owned the server,
+    // whatever the test itself was checking.
+    int status = stop();
+    if (status != 0) FAIL_CHECK("parleyd ended with status " << status << " (-1: killed after a hung stop):\n" << log());
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
