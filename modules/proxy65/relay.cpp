@@ -188,17 +188,21 @@ Relay::~Relay() {
 uv_loop_t* Relay::loop() { return net_.loop(); }
 
 bool Relay::listen(const std::string& address, uint16_t port, std::string& error) {
-  listener_ = net::Listener::open(
-      net_, address, port,
-      [this](std::unique_ptr<net::Connection> connection) {
-        uint64_t id = next_id_++;
-        auto socks = std::make_unique<Socks5Connection>(*this, id, std::move(connection));
-        Socks5Connection& ref = *socks;
-        connections_.emplace(id, std::move(socks));
-        ref.start();
-      },
-      error);
-  return listener_ != nullptr;
+  std::vector<std::unique_ptr<net::Listener>> opened;
+  if (!net::Listener::open_all(
+          net_, {address}, port,
+          [this](std::unique_ptr<net::Connection> connection) {
+            uint64_t id = next_id_++;
+            auto socks = std::make_unique<Socks5Connection>(*this, id, std::move(connection));
+            Socks5Connection& ref = *socks;
+            connections_.emplace(id, std::move(socks));
+            ref.start();
+          },
+          opened, error)) {
+    return false;
+  }
+  listener_ = std::move(opened.front());
+  return true;
 }
 
 bool Relay::attach(const std::string& hash, Socks5Connection& connection) {

@@ -150,20 +150,21 @@ void Federation::open_listeners() {
   for (Port port : {Port{"modules.s2s.port", false}, Port{"modules.s2s.direct_tls_port", true}}) {
     int64_t number = config.get_int(port.option);
     if (number == 0) continue;
-    for (const std::string& address : config.get_list("modules.s2s.bind_addresses")) {
-      std::string error;
-      bool direct_tls = port.direct_tls;
-      auto listener = net::Listener::open(
-          services_.net(), address, static_cast<uint16_t>(number),
-          [this, direct_tls](std::unique_ptr<net::Connection> connection) {
-            accept(std::move(connection), direct_tls);
-          },
-          error);
-      if (!listener) {
-        log().error("s2s", 0, "cannot listen on ", address, " port ", number, ": ", error);
-        continue;
-      }
-      log().info("s2s", 0, "listening for servers on ", address, " port ", number, direct_tls ? " (direct TLS)" : "");
+    std::string error;
+    const bool direct_tls = port.direct_tls;
+    std::vector<std::unique_ptr<net::Listener>> opened;
+    if (!net::Listener::open_all(
+            services_.net(), config.get_list("modules.s2s.bind_addresses"), static_cast<uint16_t>(number),
+            [this, direct_tls](std::unique_ptr<net::Connection> connection) {
+              accept(std::move(connection), direct_tls);
+            },
+            opened, error)) {
+      log().error("s2s", 0, "cannot listen (", port.option, "): ", error);
+      continue;
+    }
+    for (auto& listener : opened) {
+      log().info("s2s", 0, "listening for servers on ", listener->address(), " port ", number,
+                 direct_tls ? " (direct TLS)" : "");
       listeners_.push_back(std::move(listener));
     }
   }

@@ -54,7 +54,8 @@ void register_core_options(OptionRegistry& registry) {
     registry.add_section("c2s", "Client-to-server listeners (RFC 6120).");
     registry.add({.key = "c2s.bind_addresses", .type = OptionType::StringList,
                   .default_value = "[\"0.0.0.0\", \"::\"]", .min = 1,
-                  .doc = "Addresses the client listeners bind to."});
+                  .doc = "Addresses the client listeners bind to. A port that another program (another "
+                         "parleyd included) already listens on stops start-up with an error."});
     registry.add({.key = "c2s.starttls_port", .type = OptionType::Integer, .default_value = "5222",
                   .min = 0, .max = 65535,
                   .doc = "Port for connections that negotiate STARTTLS (RFC 6120 §5); 0 disables it."});

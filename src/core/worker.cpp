@@ -147,13 +147,13 @@ bool Worker::open_http(std::string& error) {
   for (Port port : {Port{"http.tls_port", true}, Port{"http.port", false}}) {
     int64_t number = config_->get_int(port.option);
     if (number == 0) continue;
-    for (const std::string& address : config_->get_list("http.bind_addresses")) {
-      if (!http_->listen(address, static_cast<uint16_t>(number), port.tls, error)) {
-        error = std::string(port.option) + " on " + address + ": " + error;
-        return false;
-      }
-      log_.info("worker", 0, "HTTP listening on ", address, " port ", number, port.tls ? " (TLS)" : " (plain)");
+    const std::vector<std::string>& addresses = config_->get_list("http.bind_addresses");
+    if (!http_->listen(addresses, static_cast<uint16_t>(number), port.tls, error)) {
+      error = std::string(port.option) + ": " + error;
+      return false;
     }
+    for (const std::string& address : addresses)
+      log_.info("worker", 0, "HTTP listening on ", address, " port ", number, port.tls ? " (TLS)" : " (plain)");
   }
   return true;
 }
@@ -214,19 +214,20 @@ bool Worker::open_listeners(std::string& error) {
   for (Port port : {Port{"c2s.starttls_port", false}, Port{"c2s.direct_tls_port", true}}) {
     int64_t number = config_->get_int(port.option);
     if (number == 0) continue;
-    for (const std::string& address : config_->get_list("c2s.bind_addresses")) {
-      bool direct_tls = port.direct_tls;
-      auto listener = net::Listener::open(
-          net_, address, static_cast<uint16_t>(number),
-          [this, direct_tls](std::unique_ptr<net::Connection> connection) {
-            accept(std::move(connection), direct_tls);
-          },
-          error);
-      if (!listener) {
-        error = std::string(port.option) + " on " + address + ": " + error;
-        return false;
-      }
-      log_.info("worker", 0, "listening on ", address, " port ", number, direct_tls ? " (direct TLS)" : " (STARTTLS)");
+    const bool direct_tls = port.direct_tls;
+    std::vector<std::unique_ptr<net::Listener>> opened;
+    if (!net::Listener::open_all(
+            net_, config_->get_list("c2s.bind_addresses"), static_cast<uint16_t>(number),
+            [this, direct_tls](std::unique_ptr<net::Connection> connection) {
+              accept(std::move(connection), direct_tls);
+            },
+            opened, error)) {
+      error = std::string(port.option) + ": " + error;
+      return false;
+    }
+    for (auto& listener : opened) {
+      log_.info("worker", 0, "listening on ", listener->address(), " port ", number,
+                direct_tls ? " (direct TLS)" : " (STARTTLS)");
       listeners_.push_back(std::move(listener));
     }
   }

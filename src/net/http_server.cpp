@@ -84,13 +84,10 @@ HttpServer::~HttpServer() {
   uv_close(reinterpret_cast<uv_handle_t*>(sweeper_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
-bool HttpServer::listen(const std::string& address, uint16_t port, bool tls, std::string& error) {
-  auto listener = Listener::open(
-      net_, address, port, [this, tls](std::unique_ptr<Connection> connection) { accept(std::move(connection), tls); },
-      error);
-  if (!listener) return false;
-  listeners_.push_back(std::move(listener));
-  return true;
+bool HttpServer::listen(const std::vector<std::string>& addresses, uint16_t port, bool tls, std::string& error) {
+  return Listener::open_all(
+      net_, addresses, port,
+      [this, tls](std::unique_ptr<Connection> connection) { accept(std::move(connection), tls); }, listeners_, error);
 }
 
 void HttpServer::accept(std::unique_ptr<Connection> connection, bool tls) {

@@ -112,8 +112,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Opens a listener; `tls` for HTTPS with the server's certificates.
-  bool listen(const std::string& address, uint16_t port, bool tls, std::string& error);
+  // Opens `port` on each address (Listener::open_all); `tls` for HTTPS with
+  // the server's certificates.
+  bool listen(const std::vector<std::string>& addresses, uint16_t port, bool tls, std::string& error);
   void set_limits(HttpLimits limits) { limits_ = limits; }
   // Stops accepting; open connections finish their current exchange.
   void close_listeners() { listeners_.clear(); }

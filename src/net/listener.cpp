@@ -2,7 +2,9 @@
 
 #include "net/net_loop.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -14,6 +16,28 @@ namespace {
 constexpr int listen_backlog = 511;
 
 void free_tcp(uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); }
+
+bool parse_address(const std::string& address, uint16_t port, sockaddr_storage& addr) {
+    return uv_ip4_addr(address.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) == 0 ||
+           uv_ip6_addr(address.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) == 0;
+}
+
+// Whether a socket already listens where `addr` would bind: then a bind
+// without SO_REUSEPORT fails with EADDRINUSE. The probe is bound as libuv
+// binds ours (SO_REUSEADDR, IPv6 dual-stack), so connections left in
+// TIME_WAIT do not count and "::" meets IPv4 listeners as ours would.
+bool listened_on(const sockaddr_storage& addr) {
+    const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;  // the real bind then says what is wrong
+    const int on = 1;
+    const int off = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    const socklen_t length = addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    const bool taken = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), length) != 0 && errno == EADDRINUSE;
+    ::close(fd);
+    return taken;
+}
 
 }  // namespace
 
@@ -27,8 +51,7 @@ Listener::~Listener() { close(); }
 std::unique_ptr<Listener> Listener::open(NetLoop& net, const std::string& address, uint16_t port,
                                          AcceptCallback on_accept, std::string& error) {
     sockaddr_storage addr{};
-    if (uv_ip4_addr(address.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
-        uv_ip6_addr(address.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+    if (!parse_address(address, port, addr)) {
         error = "not an IP address: " + address;
         return nullptr;
     }
@@ -57,6 +80,7 @@ std::unique_ptr<Listener> Listener::open(NetLoop& net, const std::string& addres
         return fail("listen", rc);
 
     std::unique_ptr<Listener> listener(new Listener(net, tcp, std::move(on_accept)));
+    listener->address_ = address;
     sockaddr_storage bound{};
     int len = sizeof bound;
     if (uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &len) == 0) {
@@ -64,6 +88,28 @@ std::unique_ptr<Listener> Listener::open(NetLoop& net, const std::string& addres
                                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     }
     return listener;
+}
+
+bool Listener::open_all(NetLoop& net, const std::vector<std::string>& addresses, uint16_t port,
+                        const AcceptCallback& on_accept, std::vector<std::unique_ptr<Listener>>& opened,
+                        std::string& error) {
+    // Every address is checked before the first is bound: once one of ours
+    // listens, "::" would meet it.
+    for (const std::string& address : addresses) {
+        sockaddr_storage addr{};
+        if (port != 0 && parse_address(address, port, addr) && listened_on(addr)) {
+            error = address + " port " + std::to_string(port) + ": already in use by another program";
+            return false;
+        }
+    }
+    std::vector<std::unique_ptr<Listener>> bound;
+    for (const std::string& address : addresses) {
+        auto listener = open(net, address, port, on_accept, error);
+        if (!listener) return false;  // those bound so far close as `bound` goes
+        bound.push_back(std::move(listener));
+    }
+    for (auto& listener : bound) opened.push_back(std::move(listener));
+    return true;
 }
 
 void Listener::close() {

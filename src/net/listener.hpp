@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace parley::net {
 
@@ -24,11 +25,22 @@ public:
     // `error` on failure. Accepted connections are not started yet.
     static std::unique_ptr<Listener> open(NetLoop& net, const std::string& address, uint16_t port,
                                           AcceptCallback on_accept, std::string& error);
+    // Opens `port` on each of `addresses` and appends the listeners to
+    // `opened`; on failure appends none and fills `error`. Servers open their
+    // ports with this. SO_REUSEPORT would let a second parleyd (its sockets
+    // have it too) join a port this one serves, and the kernel would split
+    // the clients between two servers that know nothing of each other; so a
+    // port that another program listens on is refused, like a plain bind
+    // would refuse it.
+    static bool open_all(NetLoop& net, const std::vector<std::string>& addresses, uint16_t port,
+                         const AcceptCallback& on_accept, std::vector<std::unique_ptr<Listener>>& opened,
+                         std::string& error);
     ~Listener();  // same as close()
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
 
     uint16_t port() const { return port_; }  // the bound port
+    const std::string& address() const { return address_; }  // as given to open()
     // Stops accepting; the handle is freed by its close callback.
     void close();
 
@@ -40,6 +52,7 @@ private:
     uv_tcp_t* tcp_;
     AcceptCallback on_accept_;
     uint16_t port_ = 0;
+    std::string address_;
 };
 
 }  // namespace parley::net

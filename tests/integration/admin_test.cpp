@@ -90,6 +90,35 @@ TEST_CASE("config errors name the file, line and option") {
   CHECK(parleyd_out.find("no_such_limit") != std::string::npos);
 }
 
+namespace {
+
+// A refused second parleyd left the first one working.
+void check_serving(TestServer& first) {
+  RawClient client(first.starttls_port());
+  client.login("alice", "secret", "after");
+  CHECK(ping(client).attr("type") == "result");
+}
+
+}  // namespace
+
+TEST_CASE("a second parleyd on the port the first serves exits with the error; the first keeps serving") {
+  TestServer first;
+  first.add_user("alice@localhost", "secret");
+  ServerOptions options;
+  options.start = false;
+  options.starttls_port = first.starttls_port();
+  TestServer second(options);
+  std::string out;
+  // Were the port shared (both listeners have SO_REUSEPORT), the second would
+  // run and split the clients with the first: timeout ends it with 124.
+  const int status = run_program({"/usr/bin/timeout", "20", PARLEYD_PATH, "--config", second.config_path().string()}, out);
+  CHECK(status == 1);
+  CHECK_MESSAGE(out.find("c2s.starttls_port: 127.0.0.1 port " + std::to_string(first.starttls_port()) +
+                         ": already in use by another program") != std::string::npos,
+                out);
+  check_serving(first);
+}
+
 TEST_CASE("SIGHUP reloads the config without dropping sessions; SIGTERM closes streams and exits 0") {
   ServerOptions options;
   options.extra_config = "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\"]\n";

@@ -7,7 +7,10 @@
 #include "net_test_support.hpp"
 
 #include <doctest/doctest.h>
+#include <netinet/in.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <functional>
 #include <memory>
@@ -52,6 +55,22 @@ struct Peer final : ConnectionHandler {
 };
 
 void echo(Peer& peer, std::string_view data) { peer.conn->write(data); }
+
+// A listening socket as most programs open one: no SO_REUSEPORT.
+int plain_loopback_listener(uint16_t& port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 1) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        if (fd >= 0) ::close(fd);
+        return -1;
+    }
+    port = ntohs(address.sin_port);
+    return fd;
+}
 
 struct LoopFixture {
     uv_loop_t loop{};
@@ -219,6 +238,71 @@ TEST_CASE_FIXTURE(LoopFixture, "SO_REUSEPORT lets two listeners share a port") {
     std::string error;
     auto second = Listener::open(*net, "127.0.0.1", first->port(), [](std::unique_ptr<Connection>) {}, error);
     CHECK_MESSAGE(second, error);
+}
+
+TEST_CASE_FIXTURE(LoopFixture, "open_all refuses a port another program listens on, SO_REUSEPORT or not") {
+    const auto ignore = [](std::unique_ptr<Connection>) {};
+    std::string error;
+    std::vector<std::unique_ptr<Listener>> opened;
+
+    // What a second parleyd meets: the first one's listener, with SO_REUSEPORT.
+    auto other_parleyd = Listener::open(*net, "127.0.0.1", 0, ignore, error);
+    REQUIRE_MESSAGE(other_parleyd, error);
+    const uint16_t port = other_parleyd->port();
+    CHECK_FALSE(Listener::open_all(*net, {"127.0.0.1"}, port, ignore, opened, error));
+    CHECK(error == "127.0.0.1 port " + std::to_string(port) + ": already in use by another program");
+    CHECK(opened.empty());
+
+    // A program without SO_REUSEPORT gets the same message.
+    uint16_t plain_port = 0;
+    const int plain = plain_loopback_listener(plain_port);
+    REQUIRE(plain >= 0);
+    CHECK_FALSE(Listener::open_all(*net, {"127.0.0.1"}, plain_port, ignore, opened, error));
+    CHECK(error == "127.0.0.1 port " + std::to_string(plain_port) + ": already in use by another program");
+    CHECK(opened.empty());
+    ::close(plain);
+}
+
+TEST_CASE_FIXTURE(LoopFixture, "open_all binds IPv4 and dual-stack IPv6 on one port, and connections arrive") {
+    const auto ignore = [](std::unique_ptr<Connection>) {};
+    std::string error;
+    // A port that was free a moment ago.
+    auto probe = Listener::open(*net, "0.0.0.0", 0, ignore, error);
+    REQUIRE_MESSAGE(probe, error);
+    const uint16_t port = probe->port();
+    probe->close();
+    run_for(20);
+
+    std::vector<std::string> addresses = {"0.0.0.0", "::"};
+    auto v6 = Listener::open(*net, "::1", 0, ignore, error);
+    if (!v6) {
+        MESSAGE("no IPv6 here, IPv4 only: " << error);
+        addresses.pop_back();
+    }
+    v6.reset();
+    Peer server;
+    server.data_hook = echo;
+    std::vector<std::unique_ptr<Listener>> opened;
+    // "::" is checked before 0.0.0.0 is bound: afterwards it would meet ours.
+    REQUIRE_MESSAGE(Listener::open_all(
+                        *net, addresses, port,
+                        [&](std::unique_ptr<Connection> c) {
+                            server.conn = std::move(c);
+                            server.conn->start(server);
+                        },
+                        opened, error),
+                    error);
+    REQUIRE(opened.size() == addresses.size());
+    CHECK(opened.front()->address() == "0.0.0.0");
+    Peer client;
+    connect(client, port);
+    client.conn->write("both");
+    REQUIRE(run_until([&] { return client.received == "both"; }));
+
+    // Once they listen, the port is taken for any other open_all.
+    std::vector<std::unique_ptr<Listener>> again;
+    CHECK_FALSE(Listener::open_all(*net, {"127.0.0.1"}, port, ignore, again, error));
+    CHECK(again.empty());
 }
 
 TEST_CASE_FIXTURE(TlsFixture, "STARTTLS-style upgrade") {

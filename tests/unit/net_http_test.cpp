@@ -51,7 +51,7 @@ struct Fixture {
     REQUIRE(probe);
     port = probe->port();
     probe.reset();
-    REQUIRE(server->listen("127.0.0.1", port, false, error));
+    REQUIRE(server->listen({"127.0.0.1"}, port, false, error));
   }
   ~Fixture() {
     server.reset();

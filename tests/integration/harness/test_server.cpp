@@ -180,7 +180,7 @@ TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
   } else {
     conninfo_ = options_.database;
   }
-  starttls_port_ = free_port();
+  starttls_port_ = options_.starttls_port != 0 ? options_.starttls_port : free_port();
   direct_tls_port_ = free_port();
   http_port_ = free_port();
   std::filesystem::create_directories(dir_ / "certs");

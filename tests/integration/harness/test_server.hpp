@@ -45,6 +45,8 @@ struct ServerOptions {
   // Another TestServer's conninfo(): share its database (two parleyd of one
   // deployment) instead of getting a fresh one.
   std::string database;
+  // The c2s STARTTLS port; 0: a free one.
+  uint16_t starttls_port = 0;
 };
 
 class TestServer {
