@@ -28,7 +28,9 @@ void register_core_options(OptionRegistry& registry) {
     registry.add_section("server", "Process-wide settings.");
     registry.add({.key = "server.state_dir", .type = OptionType::Path, .default_value = "\"var\"",
                   .doc = "Directory for the embedded database, certificates and other state "
-                         "(relative to the main configuration file's directory)."});
+                         "(relative to the main configuration file's directory). parleyd locks "
+                         "parleyd.pid in it, which holds its pid: a second parleyd on the same "
+                         "directory exits with an error."});
     registry.add({.key = "server.log_level", .type = OptionType::String, .default_value = "\"info\"",
                   .choices = {"debug", "info", "warn", "error"},
                   .doc = "Least severe level that is logged. Secrets (passwords, SASL payloads) are never logged."});

@@ -39,6 +39,14 @@ int Server::run() {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::string error;
+  switch (instance_lock_.acquire(state_dir(*config_), error)) {
+    case InstanceLock::Outcome::locked: break;
+    case InstanceLock::Outcome::busy: log_->error("server", 0, error); return 1;
+    case InstanceLock::Outcome::unavailable:
+      // Not fatal: a state directory may be read-only when nothing is kept in it.
+      log_->warn("server", 0, error, "; a second parleyd on this state directory will not be detected");
+      break;
+  }
   if (!open_database(*config_, *log_, database_, error)) {
     log_->error("server", 0, "database: ", error);
     return 1;

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "core/bootstrap.hpp"
+#include "core/instance_lock.hpp"
 #include "core/log.hpp"
 #include "core/worker.hpp"
 #include "net/tls_context.hpp"
@@ -34,6 +35,7 @@ class Server {
   std::unique_ptr<Config> config_;
   std::vector<std::unique_ptr<Config>> retired_configs_;  // workers may still read them
   std::unique_ptr<Logger> log_;
+  InstanceLock instance_lock_;  // held from start-up to exit
   Database database_;
   uv_loop_t loop_;
   std::unique_ptr<Worker> worker_;

@@ -119,6 +119,27 @@ TEST_CASE("a second parleyd on the port the first serves exits with the error; t
   check_serving(first);
 }
 
+TEST_CASE("a second parleyd on the same state directory exits before touching it") {
+  TestServer first;
+  first.add_user("alice@localhost", "secret");
+  std::ifstream pid_file(first.dir() / "parleyd.pid");
+  std::string pid;
+  pid_file >> pid;
+  REQUIRE_FALSE(pid.empty());
+  CHECK(std::filesystem::exists("/proc/" + pid + "/exe"));
+  std::string out;
+  const int status =
+      run_program({"/usr/bin/timeout", "20", PARLEYD_PATH, "--config", first.config_path().string()}, out);
+  CHECK(status == 1);
+  CHECK_MESSAGE(out.find("another parleyd (pid " + pid + ") is running with the state directory " +
+                         first.dir().string()) != std::string::npos,
+                out);
+  // It stopped before the database and the ports: nothing else in its output.
+  CHECK(out.find("[database]") == std::string::npos);
+  CHECK(out.find("in use by another program") == std::string::npos);
+  check_serving(first);
+}
+
 TEST_CASE("SIGHUP reloads the config without dropping sessions; SIGTERM closes streams and exits 0") {
   ServerOptions options;
   options.extra_config = "[hosts.\"localhost\"]\nmodules_enabled = [\"disco\"]\n";
