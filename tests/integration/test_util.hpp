@@ -68,6 +68,14 @@ inline xml::Element ping(RawClient& client, const std::string& to = "localhost",
   return ask(client, to, "<ping xmlns='urn:xmpp:ping'/>", "get", others);
 }
 
+// The server still serves after what a test did to it: a new client logs in
+// as alice (password "secret") and gets a ping answered.
+inline void check_still_serving(TestServer& server) {
+  RawClient client(server.starttls_port());
+  client.login("alice", "secret", "check");
+  CHECK(ping(client).attr("type") == "result");
+}
+
 // Polls `condition` every 50 ms for up to 10 s: for what the server does
 // behind its answers (rows written behind, timers, cleanup tasks).
 template <class Condition>
