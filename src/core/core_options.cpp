@@ -35,7 +35,8 @@ void register_core_options(OptionRegistry& registry) {
                   .choices = {"debug", "info", "warn", "error"},
                   .doc = "Least severe level that is logged. Secrets (passwords, SASL payloads) are never logged."});
     registry.add({.key = "server.log_file", .type = OptionType::Path, .default_value = "\"\"",
-                  .doc = "Log file; empty logs to standard error (relative to server.state_dir).",
+                  .doc = "Log file; empty logs to standard error (relative to server.state_dir). SIGHUP "
+                         "opens it again, so logrotate can move it away and then signal parleyd.",
                   .path_base = PathBase::StateDir});
     registry.add({.key = "server.shutdown_grace", .type = OptionType::Duration, .default_value = "\"3s\"",
                   .min = 0, .max = 600'000,

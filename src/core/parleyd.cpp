@@ -18,8 +18,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--help" || arg == "-h") {
       std::cout << "usage: parleyd [--config FILE]\n\n"
                    "Runs the Parley XMPP server with the given config (default conf/parley.toml).\n"
-                   "Signals: SIGHUP reloads config and certificates; SIGTERM or SIGINT closes every\n"
-                   "stream and exits 0.\n";
+                   "Signals: SIGHUP reloads config and certificates and reopens the log file;\n"
+                   "SIGTERM or SIGINT closes every stream and exits 0.\n";
       return 0;
     } else {
       std::cerr << "parleyd: unknown argument '" << arg << "' (try --help)\n";

@@ -96,7 +96,16 @@ void Server::reload() {
     log_->error("server", 0, "reload refused, keeping the running config: TLS: ", error);
     return;
   }
-  log_->set_level(parse_log_level(fresh->get_string("server.log_level")).value_or(LogLevel::Info));
+  // A fresh Logger opens server.log_file again: logrotate's renamed file is
+  // left behind, and a changed path takes effect. Everything holds log_ by
+  // reference, so the new one moves into the same object.
+  auto logger = make_logger(*fresh);
+  if (auto* failed = std::get_if<std::string>(&logger)) {
+    log_->error("server", 0, "reload keeps the current log: ", *failed);
+    log_->set_level(parse_log_level(fresh->get_string("server.log_level")).value_or(LogLevel::Info));
+  } else {
+    *log_ = std::move(std::get<Logger>(logger));
+  }
   worker_->reload(*fresh, tls);
   retired_configs_.push_back(std::move(config_));
   config_ = std::move(fresh);

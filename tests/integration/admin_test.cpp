@@ -155,6 +155,40 @@ TEST_CASE("SIGHUP reloads the config without dropping sessions; SIGTERM closes s
   CHECK(client.stream_closed());
 }
 
+TEST_CASE("SIGHUP reopens server.log_file, for logrotate; a log that cannot be reopened keeps the old one") {
+  ServerOptions options;
+  options.server_config = "log_file = \"logs/parleyd.log\"\n";  // relative to the state directory
+  options.start = false;
+  TestServer server(options);
+  std::filesystem::create_directories(server.dir() / "logs");
+  server.start();
+  server.add_user("alice@localhost", "secret");
+  const std::filesystem::path log_file = server.dir() / "logs" / "parleyd.log";
+  CHECK(read_file(log_file).find("parleyd ready") != std::string::npos);
+
+  // What logrotate does: move the file away, then signal.
+  const std::filesystem::path rotated = server.dir() / "logs" / "parleyd.log.1";
+  std::filesystem::rename(log_file, rotated);
+  server.signal(SIGHUP);
+  CHECK(eventually([&] { return read_file(log_file).find("configuration and certificates reloaded") != std::string::npos; }));
+  check_still_serving(server);  // debug lines of the login go to the new file
+  CHECK(read_file(log_file).find("alice@localhost") != std::string::npos);
+  CHECK(read_file(rotated).find("reloaded") == std::string::npos);
+  CHECK(read_file(rotated).find("alice@localhost") == std::string::npos);
+
+  // The directory is gone and a file stands in its way: the reload goes on
+  // and the server keeps writing where it wrote.
+  std::filesystem::rename(server.dir() / "logs", server.dir() / "logs.old");
+  std::ofstream(server.dir() / "logs") << "not a directory";
+  server.signal(SIGHUP);
+  const std::filesystem::path kept = server.dir() / "logs.old" / "parleyd.log";
+  CHECK(eventually([&] {
+    return read_file(kept).find("reload keeps the current log: cannot open log file") != std::string::npos;
+  }));
+  CHECK(eventually([&] { return read_file(kept).find("configuration and certificates reloaded") != std::string::npos; }));
+  CHECK(server.running());
+}
+
 TEST_CASE("when PostgreSQL goes away logins fail temporarily, and recover") {
   // A cluster of its own, so that stopping it affects only this test.
   std::filesystem::path dir = std::filesystem::temp_directory_path() / ("parley-it-outage-" + std::to_string(getpid()));

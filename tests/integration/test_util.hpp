@@ -1,6 +1,9 @@
 #pragma once
 // Small assertions shared by the conversation tests.
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +69,11 @@ inline xml::Element ask(RawClient& client, const std::string& to, const std::str
 
 inline xml::Element ping(RawClient& client, const std::string& to = "localhost", Others others = Others::Dropped) {
   return ask(client, to, "<ping xmlns='urn:xmpp:ping'/>", "get", others);
+}
+
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // The server still serves after what a test did to it: a new client logs in

@@ -113,10 +113,6 @@ std::filesystem::path random_file(TestServer& server, const std::string& name, s
   return path;
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 Reply put_file(TestServer& server, const std::string& url, const std::filesystem::path& file,
                const std::string& type = "image/jpeg", std::vector<std::string> extra = {}) {

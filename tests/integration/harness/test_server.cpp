@@ -210,7 +210,8 @@ TestServer::~TestServer() {
 void TestServer::write_config(const std::string& extra_config) {
   config_path_ = dir_ / "parley.toml";
   std::ofstream out(config_path_);
-  out << "[server]\nstate_dir = \"" << dir_.string() << "\"\nlog_level = \"debug\"\n\n"
+  out << "[server]\nstate_dir = \"" << dir_.string() << "\"\nlog_level = \"debug\"\n"
+      << options_.server_config << "\n\n"
       << "[database]\nembedded = false\ndsn = \"" << conninfo_ << "\"\n\n"
       << "[c2s]\nbind_addresses = [\"127.0.0.1\"]\nstarttls_port = " << starttls_port_
       << "\ndirect_tls_port = " << direct_tls_port_ << "\n" << options_.c2s_config << "\n\n";

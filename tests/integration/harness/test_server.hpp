@@ -34,7 +34,8 @@ struct ServerOptions {
   std::vector<std::string> hosts = {"localhost"};
   // Extra TOML appended to the generated config (sections and per-host tables).
   std::string extra_config;
-  // Extra keys for the generated [c2s] table.
+  // Extra keys for the generated [server] and [c2s] tables.
+  std::string server_config;
   std::string c2s_config;
   // modules_enabled for every host; the core set unless a test says otherwise,
   // so changing the product's defaults cannot change a test.
