@@ -3,6 +3,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "core/fd_limit.hpp"
 #include "core/logger_from_config.hpp"
 
 namespace parley::core {
@@ -38,6 +39,7 @@ int Server::run() {
   // A client vanishing mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
+  log_fd_limit();
   std::string error;
   switch (instance_lock_.acquire(state_dir(*config_), error)) {
     case InstanceLock::Outcome::locked: break;
@@ -72,6 +74,24 @@ int Server::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   log_->info("server", 0, "parleyd stopped");
   return 0;
+}
+
+void Server::log_fd_limit() {
+  FdLimit limit;
+  std::string error;
+  if (!raise_fd_limit(limit, error)) {
+    log_->warn("server", 0, error);
+    return;
+  }
+  if (limit.now == limit.before) {
+    log_->info("server", 0, "open files limit: ", limit.now);
+  } else {
+    log_->info("server", 0, "open files limit raised from ", limit.before, " to ", limit.now);
+  }
+  if (limit.now < kFewFds) {
+    log_->warn("server", 0, "open files limit is only ", limit.now, ": fewer clients than that can connect; raise ",
+               "the hard limit (LimitNOFILE= for a systemd service, nofile in /etc/security/limits.conf)");
+  }
 }
 
 void Server::on_signal(uv_signal_t* handle, int signum) {

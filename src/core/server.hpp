@@ -25,6 +25,8 @@ class Server {
   int run();
 
  private:
+  // Raises the soft limit on open files to the hard one and logs it.
+  void log_fd_limit();
   void reload();
   void stop();
   static void on_signal(uv_signal_t* handle, int signum);

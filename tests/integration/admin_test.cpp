@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <fstream>
 #include <sstream>
@@ -187,6 +188,55 @@ TEST_CASE("SIGHUP reopens server.log_file, for logrotate; a log that cannot be r
   }));
   CHECK(eventually([&] { return read_file(kept).find("configuration and certificates reloaded") != std::string::npos; }));
   CHECK(server.running());
+}
+
+TEST_CASE("parleyd raises its open files limit to the hard limit, and says so") {
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  if (saved.rlim_max <= 1024) {
+    MESSAGE("skipped: the hard limit is " << saved.rlim_max);
+    return;
+  }
+  // parleyd inherits a login shell's usual soft limit.
+  rlimit low = saved;
+  low.rlim_cur = 1024;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  ServerOptions options;
+  options.start = false;
+  TestServer server(options);
+  try {
+    server.start();
+  } catch (...) {
+    setrlimit(RLIMIT_NOFILE, &saved);
+    throw;
+  }
+  setrlimit(RLIMIT_NOFILE, &saved);
+  const std::string limits = read_file("/proc/" + std::to_string(server.pid()) + "/limits");
+  const std::string hard = std::to_string(saved.rlim_max);
+  std::istringstream lines(limits);
+  std::string line;
+  while (std::getline(lines, line) && line.rfind("Max open files", 0) != 0) {
+  }
+  std::istringstream fields(line.substr(std::string("Max open files").size()));
+  std::string soft_now, hard_now;
+  fields >> soft_now >> hard_now;
+  CHECK(soft_now == hard);
+  CHECK(hard_now == hard);
+  CHECK(server.log().find("open files limit raised from 1024 to " + hard) != std::string::npos);
+  CHECK(server.log().find("open files limit is only") == std::string::npos);
+}
+
+TEST_CASE("a low hard limit on open files gets a warning at start-up") {
+  ServerOptions options;
+  options.start = false;
+  TestServer server(options);
+  std::string out;
+  // The limit is logged first thing; timeout then stops the server.
+  run_program({"/usr/bin/timeout", "3", "/usr/bin/prlimit", "--nofile=256:512", PARLEYD_PATH, "--config",
+               server.config_path().string()},
+              out);
+  CHECK_MESSAGE(out.find("open files limit raised from 256 to 512") != std::string::npos, out);
+  CHECK(out.find("open files limit is only 512: fewer clients than that can connect") != std::string::npos);
 }
 
 TEST_CASE("when PostgreSQL goes away logins fail temporarily, and recover") {

@@ -69,6 +69,7 @@ class TestServer {
   uint16_t http_port() const { return http_port_; }  // HTTPS
   const std::filesystem::path& dir() const { return dir_; }
   const std::filesystem::path& config_path() const { return config_path_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
   const std::string& conninfo() const { return conninfo_; }
   std::string log() const;  // what parleyd wrote so far
 
