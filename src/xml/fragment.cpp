@@ -1,5 +1,6 @@
 #include "xml/fragment.hpp"
 
+#include <limits>
 #include <string>
 
 #include "xml/stream_parser.hpp"
@@ -29,6 +30,7 @@ std::optional<Element> parse_element(std::string_view text, std::size_t max_byte
   Collector collector;
   StreamLimits limits;
   limits.max_stanza_bytes = max_bytes;
+  limits.max_attributes = std::numeric_limits<std::size_t>::max();
   StreamParser parser(collector, limits);
   // The wrapper declares no default namespace, so the element keeps exactly
   // the namespaces it declares itself.

@@ -12,7 +12,11 @@
 namespace parley::xml {
 
 // The element, or nullopt if `text` is not exactly one well-formed element
-// of at most `max_bytes`.
-std::optional<Element> parse_element(std::string_view text, std::size_t max_bytes = 1 << 20);
+// of at most `max_bytes`. What xml::to_string wrote must read back whatever
+// the stream limits let in: it declares a prefix for each namespaced
+// attribute (up to twice the stream's attribute count on one element), and
+// modules store payloads of up to 16 MiB. So no attribute bound applies here,
+// and the default size bound is above every module's.
+std::optional<Element> parse_element(std::string_view text, std::size_t max_bytes = 64 << 20);
 
 }  // namespace parley::xml

@@ -237,6 +237,24 @@ TEST_CASE("private: the owner stores and reads elements by name and namespace (X
   CHECK(*got.first_child() == parse("<query xmlns='jabber:iq:private'>" + prefs + "</query>"));
 }
 
+TEST_CASE("private: an element with attributes in many namespaces reads back whole") {
+  ProfilesStarted u;
+  RawClient& alice = *u.alice;
+  // 32 prefixes declared on the query and used on the child: stored, each
+  // attribute's declaration is written on the child itself.
+  std::string declarations, attributes;
+  for (int i = 0; i < 32; ++i) {
+    declarations += " xmlns:p" + std::to_string(i) + "='urn:p" + std::to_string(i) + "'";
+    attributes += " p" + std::to_string(i) + ":a='v" + std::to_string(i) + "'";
+  }
+  const std::string query = "<query xmlns='jabber:iq:private'" + declarations + "><k xmlns='urn:k'" + attributes +
+                            ">kept</k></query>";
+  REQUIRE(ask(alice, "", query, "set").attr("type") == "result");
+  xml::Element got = ask(alice, "", "<query xmlns='jabber:iq:private'><k xmlns='urn:k'/></query>");
+  REQUIRE(got.first_child());
+  CHECK(*got.first_child() == parse(query));
+}
+
 TEST_CASE("private: other users are forbidden, reserved namespaces not-acceptable (XEP-0049 §3)") {
   ProfilesStarted u("[hosts.\"localhost\".modules.private]\nmax_bytes = \"1KiB\"\n");
   RawClient& alice = *u.alice;

@@ -16,6 +16,22 @@ TEST_CASE("an element survives to_string and parse_element") {
   CHECK(*back == vcard);
 }
 
+TEST_CASE("what the stream let in reads back: 64 attributes in 64 namespaces, and 4 MiB") {
+  // The stream allows 64 attributes plus declarations on one element;
+  // to_string then writes a declaration for each namespace.
+  Element wide("k", "urn:k");
+  for (int i = 0; i < 64; ++i) wide.set_attr("a", "v" + std::to_string(i), "urn:p" + std::to_string(i));
+  std::optional<Element> back = parse_element(to_string(wide));
+  REQUIRE(back);
+  CHECK(*back == wide);
+
+  Element big("vCard", "vcard-temp");
+  big.append(Element("DESC", "vcard-temp")).append_text(std::string(4 << 20, 'x'));
+  back = parse_element(to_string(big));
+  REQUIRE(back);
+  CHECK(*back == big);
+}
+
 TEST_CASE("parse_element rejects anything but one well-formed element") {
   CHECK_FALSE(parse_element(""));
   CHECK_FALSE(parse_element("<a xmlns='x'>"));
