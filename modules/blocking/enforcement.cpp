@@ -28,7 +28,7 @@ void refuse_inbound(Core& core, const xml::Element& stanza, xmpp::StanzaKind kin
 // XEP-0191 §3.3: a stanza the user addresses to a blocked entity gets
 // <not-acceptable/> with the application condition <blocked/>.
 void refuse_outbound(xmpp::RoutedStanza& s) {
-  if (s.type == "error" || !s.origin) return;
+  if (!xmpp::takes_error_reply(s.kind, s.type) || !s.origin) return;
   constexpr xmpp::StanzaErrorCondition kNotAcceptable{"not-acceptable", xmpp::ErrorType::Cancel};
   xml::Element reply = xmpp::make_error_reply(s.element, kNotAcceptable);
   if (xml::Element* error = reply.first_child("error")) error->append(xml::Element("blocked", std::string(kErrorsNs)));

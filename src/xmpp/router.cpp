@@ -315,7 +315,7 @@ void Router::update_session_presence(Session& origin, const RoutedStanza& s) {
 }
 
 void Router::bounce(const RoutedStanza& s, StanzaErrorCondition condition, std::string_view text) {
-  if (s.type == "error") return;
+  if (!takes_error_reply(s.kind, s.type)) return;
   xml::Element reply = make_error_reply(s.element, condition, text);
   if (s.origin && reply.attr("to").empty()) {
     reply.set_attr("to", s.origin->jid().str());

@@ -48,6 +48,12 @@ std::optional<StanzaKind> stanza_kind(const xml::Element&);
 // "available" for presence, as written for IQs.
 std::string_view effective_type(const xml::Element&, StanzaKind);
 
+// Whether a stanza may be answered with an error: never an error (RFC 6120
+// §8.3.1), nor an IQ result, whose sender expects no reply at all (§8.2.3).
+inline bool takes_error_reply(StanzaKind kind, std::string_view type) {
+  return type != "error" && !(kind == StanzaKind::Iq && type == "result");
+}
+
 // Builds the error reply to `stanza` (RFC 6120 §8.3.1): addresses swapped,
 // type="error", the original payload kept for IQs and dropped otherwise.
 xml::Element make_error_reply(const xml::Element& stanza, StanzaErrorCondition condition,

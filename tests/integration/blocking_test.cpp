@@ -208,6 +208,14 @@ TEST_CASE("sending to a blocked JID gives not-acceptable with <blocked/>") {
   CHECK(condition_of(iq, kStanzaErrors) == "not-acceptable");
   CHECK(iq.first_child("error")->first_child("blocked", "urn:xmpp:blocking:errors"));
   CHECK_FALSE(bob.next_named("message", 300));
+
+  // An IQ result is dropped without an answer (RFC 6120 §8.2.3).
+  alice.send("<iq type='result' id='res' to='bob@localhost/phone'/>");
+  xml::Element after = ping(alice, "localhost", Others::Kept);
+  CHECK(after.attr("type") == "result");
+  std::optional<xml::Element> extra = alice.next_named("iq", 300);
+  CHECK_FALSE(extra);
+  CHECK_FALSE(bob.next_named("iq", 300));
 }
 
 TEST_CASE("the block list is enforced for an offline user and survives a new login") {

@@ -145,6 +145,22 @@ TEST_CASE("IQ rules: unknown namespace, missing id, wrong child count") {
   CHECK(condition_of(ask(alice, "localhost", "", "set"), kStanzaErrors) == "bad-request");
 }
 
+TEST_CASE("IQ results get no error, however malformed or misaddressed (RFC 6120 §8.2.3)") {
+  Users u;
+  RawClient alice(u.server.starttls_port());
+  online(alice, "alice", "a", "desk", 0);
+  alice.send("<iq type='result' id='r1' to='a@@localhost'/>");
+  alice.send("<iq type='result' id='r2'><a xmlns='urn:a'/><b xmlns='urn:b'/></iq>");
+  alice.send("<iq type='result'/>");
+  alice.send("<iq type='result' id='r4' to='nobody@localhost/x'/>");
+  alice.send("<iq type='get' id='after' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+  // The first IQ to arrive is the ping's answer: nothing answered the results.
+  std::optional<xml::Element> first = alice.next_named("iq");
+  REQUIRE(first);
+  CHECK(first->attr("id") == "after");
+  CHECK(first->attr("type") == "result");
+}
+
 TEST_CASE("IQs between full JIDs, and their results routed back") {
   OnlinePair u;
   RawClient& alice = u.alice;
