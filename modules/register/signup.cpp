@@ -232,9 +232,15 @@ xmpp::HookResult handle_signup(const std::shared_ptr<Shared>& shared, xmpp::Unau
   } else if (fields.count("code")) {
     confirm_code(shared, fields, responder);
   } else {
-    // The user now reads the SMS and types the code on this stream.
-    event.keep_open = std::chrono::seconds(shared->limits.ttl_seconds);
-    request_code(shared, fields, event.remote_ip, responder);
+    // Once the SMS is sent, the user reads it and types the code on this
+    // stream, which stays open while the code is valid.
+    Responder on_sent = responder;
+    on_sent.result = [result = responder.result, keep_open = event.keep_open,
+                      ttl = std::chrono::seconds(shared->limits.ttl_seconds)](const xml::Element& payload) {
+      keep_open(ttl);
+      result(payload);
+    };
+    request_code(shared, fields, event.remote_ip, on_sent);
   }
   return xmpp::HookResult::Handled;
 }

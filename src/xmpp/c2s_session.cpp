@@ -225,13 +225,18 @@ bool C2sSession::offer_unauthenticated_iq(const xml::Element& element) {
   if (element.attr("id").empty() || (type != "get" && type != "set") || element.element_count() != 1) return false;
   core::Worker& worker = worker_;
   uint64_t session_id = id();
-  UnauthenticatedIqEvent event{*host, element, tls_, remote_ip_, [&worker, session_id](const xml::Element& answer) {
+  UnauthenticatedIqEvent event{*host, element, tls_, remote_ip_,
+                               [&worker, session_id](const xml::Element& answer) {
                                  C2sSession* self = worker.find_c2s(session_id);
                                  if (self && !self->authenticated_) self->send(answer);
+                               },
+                               [&worker, session_id](std::chrono::milliseconds how_long) {
+                                 C2sSession* self = worker.find_c2s(session_id);
+                                 if (self && !self->authenticated_) worker.extend_negotiation(*self, how_long);
                                }};
   try {
     bool handled = host->hooks().fire(events::unauthenticated_iq, event) == HookResult::Handled;
-    if (handled) worker_.extend_negotiation(*this, event.keep_open);
+    if (handled) worker_.extend_negotiation(*this);
     return handled;
   } catch (const std::exception& e) {
     // STYLE.md principle 10: a failing handler costs one stanza.

@@ -68,9 +68,12 @@ struct UnauthenticatedIqEvent {
   bool encrypted;
   std::string remote_ip;
   std::function<void(const xml::Element&)> reply;
-  // A handler may keep the unauthenticated stream open this long from now
-  // (beyond c2s.negotiation_timeout): a sign-up waiting for its SMS code.
-  std::chrono::milliseconds keep_open{0};
+  // Keeps the unauthenticated stream open this long from the call (beyond
+  // c2s.negotiation_timeout), if it is still there: a handler calls it, now
+  // or from a later callback, once the stream has a reason to wait, such as
+  // an SMS code that was sent. Not when a request was refused: that would let
+  // a client hold an unauthenticated connection with invalid requests.
+  std::function<void(std::chrono::milliseconds)> keep_open;
 };
 
 namespace events {

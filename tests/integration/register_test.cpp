@@ -330,3 +330,16 @@ TEST_CASE("register: a sign-up waiting for its code outlives c2s.negotiation_tim
   REQUIRE(error);
   CHECK(RawClient::stream_error_condition(*error) == "connection-timeout");
 }
+
+TEST_CASE("register: a refused sign-up does not keep the unauthenticated stream open") {
+  ServerOptions options = register_options();
+  options.c2s_config = "negotiation_timeout = \"2s\"\n";
+  TestServer server(options);
+  auto client = tls_client(server);
+  xml::Element refused = ask(*client, "", signup_form("bogus", "pw"), "set");
+  CHECK(condition_of(refused, kStanzaErrors) == "not-acceptable");
+  // Within 2 s of that answer (and some slack), not after the code's lifetime.
+  std::optional<xml::Element> error = client->next_named("error", 3500);
+  REQUIRE(error);
+  CHECK(RawClient::stream_error_condition(*error) == "connection-timeout");
+}
