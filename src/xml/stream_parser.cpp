@@ -188,6 +188,14 @@ struct StreamParser::Impl {
 
     void feed(std::string_view bytes) {
         if (in_parse) return;  // feeding from inside a callback is not supported
+        // RFC 6120 §11.6: UTF-8 only. Expat follows a UTF-16 byte order mark
+        // whatever encoding it was created with; 0xFE and 0xFF never occur
+        // in UTF-8, so a document starting with either starts with that mark.
+        if (state == State::Active && fed == 0 && held.empty() && !bytes.empty() &&
+            (static_cast<unsigned char>(bytes[0]) == 0xFE || static_cast<unsigned char>(bytes[0]) == 0xFF)) {
+            report(StreamError::UnsupportedEncoding, "UTF-16 byte order mark");
+            return;
+        }
         while (state == State::Active) {
             const std::uint64_t unit_bytes = fed + held.size() - boundary;
             if (unit_bytes > limits.max_stanza_bytes) {

@@ -244,6 +244,18 @@ TEST_CASE("parser: text directly in the stream root is bad-format") {
 TEST_CASE("parser: only UTF-8 is accepted (RFC 6120 11.6)") {
     expect_events("<?xml version='1.0' encoding='ISO-8859-1'?>" + header.substr(21), {"error unsupported-encoding"});
     expect_events("<?xml version='1.0' encoding='utf-8'?>" + header.substr(21), {open_event});
+    // A UTF-16 byte order mark, without a declaration to refuse: little and
+    // big endian. A UTF-8 one is harmless.
+    std::string little = "\xFF\xFE", big = "\xFE\xFF";
+    for (char c : header) {
+        little += c;
+        little += '\0';
+        big += '\0';
+        big += c;
+    }
+    expect_events(little, {"error unsupported-encoding"});
+    expect_events(big, {"error unsupported-encoding"});
+    expect_events("\xEF\xBB\xBF" + header, {open_event});
 }
 
 TEST_CASE("parser: nesting deeper than max_depth is a policy violation") {
