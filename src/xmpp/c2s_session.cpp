@@ -196,6 +196,14 @@ void C2sSession::send_features() {
 
 void C2sSession::on_stanza(xml::Element&& element) {
   if (state_ != State::Negotiating) return;
+  // RFC 6120 §4.9.1: a stream error ends the stream. The peer's is not
+  // answered with one of ours; only our side of the stream is closed.
+  if (element.name() == "error" && element.ns() == ns::streams) {
+    const xml::Element* condition = element.first_child();
+    worker_.log().info("c2s", id(), "client sent stream error ", condition ? condition->name() : "(none)");
+    close_stream();
+    return;
+  }
   if (element.ns() == ns::tls) {
     handle_starttls(element);
     return;

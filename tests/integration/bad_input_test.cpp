@@ -74,6 +74,27 @@ TEST_CASE("garbage before any stream gets not-well-formed") {
   check_still_serving(server);
 }
 
+TEST_CASE("a client's stream error closes the stream without one of ours (RFC 6120 §4.9.1)") {
+  TestServer server;
+  server.add_user("alice@localhost", "secret");
+  const std::string stream_error =
+      "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>";
+  RawClient early(server.starttls_port());
+  early.open_stream();
+  early.send(stream_error);
+  CHECK_FALSE(early.next_named("error", 1000));
+  CHECK(early.wait_closed());
+  CHECK(early.stream_closed());
+
+  RawClient bound(server.starttls_port());
+  bound.login("alice", "secret", "r");
+  bound.send(stream_error);
+  CHECK_FALSE(bound.next_named("error", 1000));
+  CHECK(bound.wait_closed());
+  CHECK(bound.stream_closed());
+  check_still_serving(server);
+}
+
 TEST_CASE("billion laughs is stopped at the DOCTYPE") {
   TestServer server;
   server.add_user("alice@localhost", "secret");
