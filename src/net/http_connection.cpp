@@ -245,6 +245,7 @@ int HttpConnection::on_message_begin(http_parser* p) {
   self->exchange_ = std::make_shared<HttpExchange>();
   self->exchange_->connection_ = self;
   self->message_complete_ = self->response_done_ = false;
+  self->head_started_ = std::max<uint64_t>(uv_now(self->server_.net_.loop()), 1);
   return 0;
 }
 
@@ -294,6 +295,7 @@ void HttpConnection::end_header() {
 
 int HttpConnection::on_headers_complete(http_parser* p) {
   auto* self = static_cast<HttpConnection*>(p->data);
+  self->head_started_ = 0;
   if (self->in_value_) self->end_header();
   HttpRequest& request = self->exchange_->request_;
   request.method = http_method_str(static_cast<http_method>(p->method));

@@ -23,6 +23,10 @@ class HttpConnection final : public ConnectionHandler {
   // When the connection last made progress: input, or output taken by the
   // client (a slow reader of a large download is not idle).
   uint64_t idle_since();
+  // When the request head being read began (uv_now), 0 between requests. A
+  // head must be complete within the idle timeout of its first byte: a
+  // client trickling a byte now and then is never idle, yet makes no request.
+  uint64_t head_started() const { return head_started_; }
   void abort() { connection_->abort(); }
   const std::string& remote_ip() const { return remote_ip_; }
 
@@ -69,6 +73,7 @@ class HttpConnection final : public ConnectionHandler {
   uint64_t header_bytes_ = 0;
   std::string stash_;  // bytes of the next request, read while one is answered
   uint64_t last_active_ = 0;
+  uint64_t head_started_ = 0;
   size_t last_pending_ = 0;
   bool in_value_ = false;
   bool message_complete_ = false;

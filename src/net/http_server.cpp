@@ -116,13 +116,18 @@ void HttpServer::remove(uint64_t id) {
   connections_.erase(it);
 }
 
-// A connection that sent and took nothing for idle_timeout is dropped, so
-// idle keep-alive connections and stalled clients cannot pile up.
+// A connection that sent and took nothing for idle_timeout, or whose request
+// head is not complete idle_timeout after it began, is dropped, so idle
+// keep-alive connections and stalled or trickling clients cannot pile up.
 void HttpServer::sweep_idle() {
   uint64_t now = uv_now(net_.loop());
   std::vector<HttpConnection*> idle;
   for (auto& [id, connection] : connections_) {
-    if (now - connection->idle_since() > limits_.idle_timeout_ms) idle.push_back(connection.get());
+    const uint64_t head = connection->head_started();
+    if (now - connection->idle_since() > limits_.idle_timeout_ms ||
+        (head != 0 && now - head > limits_.idle_timeout_ms)) {
+      idle.push_back(connection.get());
+    }
   }
   for (HttpConnection* connection : idle) connection->abort();
 }

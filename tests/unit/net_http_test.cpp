@@ -230,6 +230,28 @@ TEST_CASE("http: a connection that does nothing for idle_timeout is closed") {
   CHECK(f.server->connection_count() == 0);
 }
 
+TEST_CASE("http: a request head still incomplete idle_timeout after it began is closed, however it trickles") {
+  Fixture f;
+  f.server->set_limits(HttpLimits{16 * 1024, 1500});
+  Client slow;
+  f.connect(slow);
+  slow.conn->write("GET / HTTP/1.1\r\nX-a: ");
+  uv_update_time(&f.loop);
+  uint64_t last_byte = uv_now(&f.loop);
+  const uint64_t started = last_byte;
+  // A byte every 0.9 s, so the connection is never idle for the 1.5 s.
+  CHECK(f.run_until(
+      [&] {
+        if (!slow.closed && uv_now(&f.loop) - last_byte >= 900) {
+          slow.conn->write("a");
+          last_byte = uv_now(&f.loop);
+        }
+        return slow.closed;
+      },
+      6000));
+  CHECK(uv_now(&f.loop) - started >= 1500);
+}
+
 TEST_CASE("http: connections past max_connections_per_ip are refused until one ends") {
   Fixture f;
   f.server->set_limits(HttpLimits{1024, 60'000, 2});
