@@ -137,7 +137,8 @@ void register_core_options(OptionRegistry& registry) {
                   .doc = "Largest request line plus headers accepted; larger requests get 431."});
     registry.add({.key = "http.idle_timeout", .type = OptionType::Duration, .default_value = "\"60s\"",
                   .min = 1'000, .max = 3'600'000,
-                  .doc = "An HTTP connection that neither sends nor takes a byte for this long is closed."});
+                  .doc = "An HTTP connection that neither sends nor takes a byte for this long is closed, and so is "
+                         "one whose request head is not complete this long after its first byte."});
 
     registry.add_section("limits", "Resource limits against abuse (RFC 6120 §13.12).");
     registry.add({.key = "limits.max_stanza_bytes", .type = OptionType::Size, .default_value = "\"256KiB\"",
