@@ -33,7 +33,8 @@ class Router {
   using IqCallback = std::function<void(const xml::Element* response)>;
   void send_iq_from_server(xml::Element iq, IqCallback done);
 
-  // Answers `stanza` with an error, unless it is an error itself (RFC 6120 §8.3.1).
+  // Answers `stanza` with an error, unless it is an error itself or an IQ
+  // result (RFC 6120 §8.3.1, §8.2.3).
   void bounce(const RoutedStanza& stanza, StanzaErrorCondition condition, std::string_view text = {});
 
  private:

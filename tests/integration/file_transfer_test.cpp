@@ -349,3 +349,25 @@ TEST_CASE("proxy65: a transfer in progress goes on across a SIGHUP reload") {
   xml::Element again = ask(p.alice, "proxy.localhost", "<query xmlns='http://jabber.org/protocol/bytestreams'/>");
   CHECK(again.first_child("query", kBytestreams)->first_child("streamhost")->attr("port") == std::to_string(port));
 }
+
+TEST_CASE("proxy.<host> and upload.<host> refuse chat and normal messages; a headline is dropped") {
+  ServerOptions options = proxy_options();
+  options.modules.push_back("upload");
+  Pair p(options);
+  for (const std::string to : {"proxy.localhost", "upload.localhost"}) {
+    p.alice.send("<message to='" + to + "' type='chat' id='m-" + to + "'><body>x</body></message>");
+    std::optional<xml::Element> error = p.alice.next_named("message");
+    REQUIRE(error);
+    CHECK(error->attr("type") == "error");
+    CHECK(error->attr("from") == to);
+    CHECK(error->attr("id") == "m-" + to);
+    CHECK(condition_of(*error, kStanzaErrors) == "service-unavailable");
+  }
+  p.alice.send("<message to='upload.localhost' id='n'><body>x</body></message>");  // type normal
+  std::optional<xml::Element> normal = p.alice.next_named("message");
+  REQUIRE(normal);
+  CHECK(normal->attr("id") == "n");
+  CHECK(condition_of(*normal, kStanzaErrors) == "service-unavailable");
+  p.alice.send("<message to='proxy.localhost' type='headline' id='h'><body>x</body></message>");
+  CHECK_FALSE(p.alice.next_named("message", 300));
+}
