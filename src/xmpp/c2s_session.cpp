@@ -382,6 +382,10 @@ void C2sSession::handle_stanza(xml::Element&& element) {
 }
 
 void C2sSession::handle_bind(const xml::Element& iq) {
+  if (iq.attr("id").empty()) {  // RFC 6120 §8.1.3: the answer could not be matched
+    write_element(make_error_reply(iq, errors::bad_request, "an IQ needs an id"));
+    return;
+  }
   const xml::Element* bind = iq.first_child("bind", ns::bind);
   std::string resource;
   if (const xml::Element* r = bind->first_child("resource", ns::bind)) resource = r->text();

@@ -111,6 +111,26 @@ TEST_CASE("direct TLS (XEP-0368) skips STARTTLS") {
   CHECK(client.bind("phone") == "alice@localhost/phone");
 }
 
+TEST_CASE("a bind without an id gets bad-request, and the stream can still bind (RFC 6120 §8.1.3)") {
+  TestServer server;
+  server.add_user("alice@localhost", "secret");
+  RawClient client(server.starttls_port());
+  client.open_stream();
+  client.starttls();
+  REQUIRE(client.authenticate("SCRAM-SHA-256", "alice", "secret").name() == "success");
+  client.open_stream();
+  client.send("<iq type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>");
+  std::optional<xml::Element> refused = client.next_named("iq");
+  REQUIRE(refused);
+  CHECK(refused->attr("type") == "error");
+  CHECK(condition_of(*refused, kStanzaErrors) == "bad-request");
+  client.send("<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>");
+  std::optional<xml::Element> bound = client.next_named("iq");
+  REQUIRE(bound);
+  CHECK(bound->attr("id") == "b2");
+  CHECK(bound->attr("type") == "result");
+}
+
 TEST_CASE("the server generates a resource when the client asks for none") {
   TestServer server;
   server.add_user("alice@localhost", "secret");
