@@ -90,10 +90,7 @@ void activate(ProxyModule& proxy, const xmpp::IqRequest& iq, const xml::Element&
 }
 
 void component(ProxyModule& proxy, xmpp::RoutedStanza& s) {
-  // RFC 6121 §8.5.1: a chat or normal message nobody takes is refused, not lost.
-  if (s.kind == xmpp::StanzaKind::Message && (s.type == "normal" || s.type == "chat")) {
-    proxy.router->bounce(s, xmpp::errors::service_unavailable);
-  }
+  proxy.router->refuse_message(s);  // the proxy takes no messages
   if (s.kind != xmpp::StanzaKind::Iq || (s.type != "get" && s.type != "set")) return;
   s.element.set_attr("from", s.from.str());
   const xml::Element& payload = *s.element.first_child();

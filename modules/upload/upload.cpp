@@ -215,10 +215,7 @@ void request_slot(const std::shared_ptr<UploadState>& state, xmpp::RoutedStanza&
 }
 
 void component(const std::shared_ptr<UploadState>& state, xmpp::RoutedStanza& s) {
-  // RFC 6121 §8.5.1: a chat or normal message nobody takes is refused, not lost.
-  if (s.kind == xmpp::StanzaKind::Message && (s.type == "normal" || s.type == "chat")) {
-    state->router->bounce(s, xmpp::errors::service_unavailable);
-  }
+  state->router->refuse_message(s);  // the upload service takes no messages
   if (s.kind != xmpp::StanzaKind::Iq || (s.type != "get" && s.type != "set")) return;
   s.element.set_attr("from", s.from.str());
   const xml::Element& payload = *s.element.first_child();

@@ -158,7 +158,7 @@ void Router::to_host(RoutedStanza& s, HostContext& host) {
       return;
     case StanzaKind::Message:
       if (fire(events::message_to_host, s, host) == HookResult::Handled) return;
-      if (s.type == "normal" || s.type == "chat") bounce(s, errors::service_unavailable);
+      refuse_message(s);
       return;
     case StanzaKind::Presence:
       fire(events::presence_to_host, s, host);
@@ -312,6 +312,10 @@ void Router::update_session_presence(Session& origin, const RoutedStanza& s) {
   } else if (s.type == "unavailable") {
     origin.set_presence(s.element, false, 0);
   }
+}
+
+void Router::refuse_message(const RoutedStanza& s) {
+  if (s.kind == StanzaKind::Message && (s.type == "normal" || s.type == "chat")) bounce(s, errors::service_unavailable);
 }
 
 void Router::bounce(const RoutedStanza& s, StanzaErrorCondition condition, std::string_view text) {

@@ -33,6 +33,9 @@ class Router {
   using IqCallback = std::function<void(const xml::Element* response)>;
   void send_iq_from_server(xml::Element iq, IqCallback done);
 
+  // A message nothing takes (a server, a component): chat and normal ones
+  // get service-unavailable, the other types are dropped (RFC 6121 §8.5.1).
+  void refuse_message(const RoutedStanza& stanza);
   // Answers `stanza` with an error, unless it is an error itself or an IQ
   // result (RFC 6120 §8.3.1, §8.2.3).
   void bounce(const RoutedStanza& stanza, StanzaErrorCondition condition, std::string_view text = {});
