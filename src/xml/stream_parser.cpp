@@ -310,7 +310,7 @@ struct StreamParser::Impl {
                 fail_in_callback(StreamError::InvalidNamespace, "root is not {http://etherx.jabber.org/streams}stream");
                 return;
             }
-            boundary = end_of_current_event();
+            if (!close_unit()) return;
             const Element root(std::string(q.local), std::string(q.ns), std::move(attributes));
             handler.on_stream_open(root, root_default_ns);
             return;
@@ -330,6 +330,20 @@ struct StreamParser::Impl {
         }
     }
 
+    // Moves the boundary to the end of the unit that just completed. feed()
+    // lets Expat see one byte beyond the limit so that an oversized unit is
+    // noticed without being buffered; a unit that ends on that very byte is
+    // refused here.
+    bool close_unit() {
+        const std::uint64_t end = end_of_current_event();
+        if (end - boundary > limits.max_stanza_bytes) {
+            fail_in_callback(StreamError::PolicyViolation, "stanza or stream header exceeds max_stanza_bytes");
+            return false;
+        }
+        boundary = end;
+        return true;
+    }
+
     void end_element() {
         --depth;
         if (depth == 0) {
@@ -340,7 +354,7 @@ struct StreamParser::Impl {
         }
         open.pop_back();
         if (open.empty()) {
-            boundary = end_of_current_event();
+            if (!close_unit()) return;
             handler.on_stanza(std::move(stanza));
         }
     }

@@ -361,6 +361,24 @@ TEST_CASE("parser: the stanza limit counts from the last stanza boundary") {
                   {open_event, "error policy-violation"}, limits);
 }
 
+TEST_CASE("parser: a stanza of exactly max_stanza_bytes passes and one byte more is refused") {
+    const StreamLimits limits{1024, 64, 64};
+    const std::string frame = "<message><body></body></message>";
+    const std::string fits = "<message><body>" + std::string(1024 - frame.size(), 'x') + "</body></message>";
+    const std::string over = "<message><body>" + std::string(1025 - frame.size(), 'x') + "</body></message>";
+    REQUIRE(fits.size() == 1024);
+    REQUIRE(over.size() == 1025);
+    expect_events(header + fits, {open_event, "stanza " + fits}, limits);
+    expect_events(header + over, {open_event, "error policy-violation"}, limits);
+
+    // The same bound holds for the stream header.
+    const std::string padded_header =
+        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='" +
+        std::string(2000, 'i') + "'>";
+    expect_events(padded_header, {"error policy-violation"}, StreamLimits{padded_header.size() - 1, 64, 64});
+    CHECK(run(padded_header, {}, StreamLimits{padded_header.size(), 64, 64}).at(0).rfind("open", 0) == 0);
+}
+
 TEST_CASE("parser: reset from inside on_stanza starts a fresh stream") {
     const std::string first = header + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
     const std::string second = header + "<presence/>";
