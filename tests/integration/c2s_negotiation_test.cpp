@@ -178,13 +178,24 @@ TEST_CASE("a client closing its stream gets the server's close and a closed conn
 
 TEST_CASE("a stream to a domain that is not served gets <host-unknown/>") {
   TestServer server;
+  // RFC 6120 §4.7.2: 'to' is a domain; a JID with a local part or a resource
+  // names no domain, even when its domain part is served here.
+  for (const char* to : {"elsewhere.example", "alice@localhost", "localhost/r", "alice@localhost/r", ""}) {
+    INFO("to='" << std::string(to) << "'");
+    RawClient client(server.starttls_port());
+    client.send(std::string("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+                            "to='") + to + "' version='1.0'>");
+    std::optional<xml::Element> error = client.next_named("error");
+    REQUIRE(error);
+    CHECK(RawClient::stream_error_condition(*error) == "host-unknown");
+    CHECK(client.wait_closed());
+  }
+  // The domain is compared after RFC 7622 preparation.
   RawClient client(server.starttls_port());
   client.send("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
-              "to='elsewhere.example' version='1.0'>");
-  std::optional<xml::Element> error = client.next_named("error");
-  REQUIRE(error);
-  CHECK(RawClient::stream_error_condition(*error) == "host-unknown");
-  CHECK(client.wait_closed());
+              "to='LocalHost.' version='1.0'>");
+  std::optional<xml::Element> features = client.next_named("features");
+  REQUIRE(features);
 }
 
 TEST_CASE("stanzas before authentication end the stream with <not-authorized/>") {
