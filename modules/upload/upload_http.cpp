@@ -244,8 +244,11 @@ void put(const std::shared_ptr<UploadState>& state, const std::shared_ptr<HttpEx
       return;
     }
     if (*request.content_length != size) {
-      exchange->respond(text(413, "the slot is for " + std::to_string(size) + " bytes, not " +
-                                      std::to_string(*request.content_length)));
+      // RFC 9110 §15.5.14: 413 says the content is too large; a shorter one is
+      // a plain bad request. The slot stays pending, so the client may retry.
+      const int status = *request.content_length > size ? 413 : 400;
+      exchange->respond(text(status, "the slot is for " + std::to_string(size) + " bytes, not " +
+                                         std::to_string(*request.content_length)));
       return;
     }
     if (given_type != type) {

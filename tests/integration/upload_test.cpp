@@ -225,9 +225,11 @@ TEST_CASE("upload: only the slot's size and type, once, with a valid signature, 
   Fixture f;
   std::filesystem::path file = random_file(f.server, "doc.bin", 1000);
   std::filesystem::path shorter = random_file(f.server, "short.bin", 999);
+  std::filesystem::path longer = random_file(f.server, "long.bin", 1001);
 
   Slot slot = slot_urls(request_slot(f.alice, "doc.pdf", 1000, "application/pdf"));
-  CHECK(put_file(f.server, slot.put, shorter, "application/pdf").code == 413);
+  CHECK(put_file(f.server, slot.put, longer, "application/pdf").code == 413);
+  CHECK(put_file(f.server, slot.put, shorter, "application/pdf").code == 400);
   // A body without a declared length cannot be checked against the slot.
   CHECK(put_file(f.server, slot.put, file, "application/pdf", {"-H", "Transfer-Encoding: chunked"}).code == 411);
   CHECK(put_file(f.server, slot.put, file, "text/html").code == 415);
