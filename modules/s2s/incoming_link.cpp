@@ -39,6 +39,9 @@ void IncomingLink::refill(uint64_t per_second) {
   if (held_.empty()) resume_reading();
 }
 
+// XEP-0198 counts a stanza once it is routed, not when it is read: one held
+// back by the rate limit is lost if the link drops, so the peer must still
+// count it as unacknowledged.
 void IncomingLink::deliver(xml::Element&& stanza) {
   if (sm_enabled_) ++sm_handled_;
   deliver_remote(std::move(stanza));
