@@ -186,12 +186,15 @@ void Federation::accept(std::unique_ptr<net::Connection> connection, bool direct
   ref.start();
 }
 
-bool Federation::serves(std::string_view domain) {
+xmpp::HostContext* Federation::local_host(std::string_view domain) {
   xmpp::HostContext* host = services_.find_host(domain);
-  if (!host) return false;
+  if (!host) host = services_.component_owner(domain);
+  if (!host) return nullptr;
   const auto& enabled = host->enabled_modules();
-  return std::find(enabled.begin(), enabled.end(), "s2s") != enabled.end();
+  return std::find(enabled.begin(), enabled.end(), "s2s") != enabled.end() ? host : nullptr;
 }
+
+bool Federation::serves(std::string_view domain) { return local_host(domain) != nullptr; }
 
 const std::string& Federation::policy_for(std::string_view domain) const {
   auto it = policies_.find(domain);
@@ -243,25 +246,29 @@ void Federation::verify_dialback(const std::string& local, const std::string& re
   link->request_verify(stream_id, key, std::move(done));
 }
 
+// A component (proxy.<host>) presents its host's certificate. Where that
+// names only the host, peers authenticate the component by dialback.
 Federation::TlsPair* Federation::tls_for(const std::string& local) {
-  auto it = tls_.find(local);
+  xmpp::HostContext* host = local_host(local);
+  const std::string& owner = host ? host->name() : local;
+  auto it = tls_.find(owner);
   if (it != tls_.end()) return &it->second;
   const core::Config& config = services_.config();
   std::string error;
   TlsPair pair;
-  pair.server = net::make_peer_context(true, core::certificate_path(config, local), core::key_path(config, local),
+  pair.server = net::make_peer_context(true, core::certificate_path(config, owner), core::key_path(config, owner),
                                        ca_file_, error);
   if (pair.server) {
-    pair.client = net::make_peer_context(false, core::certificate_path(config, local),
-                                         core::key_path(config, local), ca_file_, error);
+    pair.client = net::make_peer_context(false, core::certificate_path(config, owner),
+                                         core::key_path(config, owner), ca_file_, error);
   }
   if (!pair.server || !pair.client) {
-    log().error("s2s", 0, "TLS for ", local, ": ", error);
+    log().error("s2s", 0, "TLS for ", owner, ": ", error);
     return nullptr;
   }
   SSL_CTX_set_tlsext_servername_callback(pair.server.get(), select_by_sni);
   SSL_CTX_set_tlsext_servername_arg(pair.server.get(), this);
-  return &tls_.emplace(local, std::move(pair)).first->second;
+  return &tls_.emplace(owner, std::move(pair)).first->second;
 }
 
 SSL_CTX* Federation::server_context(const std::string& local) {

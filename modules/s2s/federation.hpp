@@ -59,6 +59,8 @@ class Federation final : public xmpp::ModuleState {
   const xml::StreamLimits& stream_limits() const { return limits_; }
   size_t queue_limit() const { return queue_limit_; }
   uint64_t rate_limit() const { return rate_limit_; }
+  // Whether `domain` is ours and federates: a host with s2s enabled, or a
+  // component domain of one (proxy.<host>, upload.<host>).
   bool serves(std::string_view domain);
   // Whether the per-domain policy lets `domain` in at all, and whether it
   // accepts Server Dialback (XEP-0220) where its certificate does not verify.
@@ -105,6 +107,8 @@ class Federation final : public xmpp::ModuleState {
   void open_listeners();
   void accept(std::unique_ptr<net::Connection> connection, bool direct_tls);
   TlsPair* tls_for(const std::string& local);
+  // The host `domain` belongs to (itself, or a component's owner) if s2s is on there.
+  xmpp::HostContext* local_host(std::string_view domain);
   std::optional<Endpoint> endpoint_for(const std::string& remote) const;
   // Once a second: connection timeouts, idle links, rate-limit refills.
   void housekeeping();

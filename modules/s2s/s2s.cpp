@@ -85,7 +85,11 @@ void start(xmpp::ModuleContext& ctx) {
   federation.attach_host(ctx.host());
   std::string host = ctx.host();
   ctx.on(xmpp::events::route_remote, 0, [&federation, host](xmpp::StanzaEvent& event) {
-    federation.send(host, event.stanza.to.domain(), std::move(event.stanza.element));
+    // A component of this host (proxy.<host>) has links of its own: RFC 6120
+    // §13.7 authenticates each sending domain, and peers check 'from'.
+    const std::string& from = event.stanza.from.domain();
+    federation.send(from != host && federation.serves(from) ? from : host, event.stanza.to.domain(),
+                    std::move(event.stanza.element));
     return xmpp::HookResult::Handled;
   });
 }

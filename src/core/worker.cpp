@@ -158,8 +158,8 @@ bool Worker::open_http(std::string& error) {
   return true;
 }
 
-void Worker::add_component(std::string domain, xmpp::ComponentHandler handler) {
-  components_[std::move(domain)] = std::move(handler);
+void Worker::add_component(std::string domain, std::string owner_host, xmpp::ComponentHandler handler) {
+  components_[std::move(domain)] = Component{std::move(handler), std::move(owner_host)};
 }
 
 void Worker::remove_component(std::string_view domain) {
@@ -169,7 +169,12 @@ void Worker::remove_component(std::string_view domain) {
 
 const xmpp::ComponentHandler* Worker::find_component(std::string_view domain) {
   auto it = components_.find(domain);
-  return it == components_.end() ? nullptr : &it->second;
+  return it == components_.end() ? nullptr : &it->second.handler;
+}
+
+xmpp::HostContext* Worker::component_owner(std::string_view domain) {
+  auto it = components_.find(domain);
+  return it == components_.end() ? nullptr : find_host(it->second.owner_host);
 }
 
 // A module that cannot start (its port is taken, two modules claim one

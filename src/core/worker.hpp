@@ -64,9 +64,10 @@ class Worker final : public xmpp::Services {
   xmpp::SessionRegistry& sessions() override { return sessions_; }
   net::NetLoop& net() override { return net_; }
   net::HttpRoutes& http_routes() override { return http_routes_; }
-  void add_component(std::string domain, xmpp::ComponentHandler handler) override;
+  void add_component(std::string domain, std::string owner_host, xmpp::ComponentHandler handler) override;
   void remove_component(std::string_view domain) override;
   const xmpp::ComponentHandler* find_component(std::string_view domain) override;
+  xmpp::HostContext* component_owner(std::string_view domain) override;
   void delete_account(const std::string& host, const std::string& username,
                       std::function<void(std::string error)> done) override {
     account_removal_.remove(host, username, std::move(done));
@@ -121,7 +122,11 @@ class Worker final : public xmpp::Services {
   std::string secret_;
   // Filled by modules; declared before hosts_ so they outlive the modules.
   net::HttpRoutes http_routes_;
-  std::map<std::string, xmpp::ComponentHandler, std::less<>> components_;
+  struct Component {
+    xmpp::ComponentHandler handler;
+    std::string owner_host;  // a name, not a pointer: hosts are rebuilt on reload
+  };
+  std::map<std::string, Component, std::less<>> components_;
   std::map<std::string, std::unique_ptr<xmpp::HostContext>, std::less<>> hosts_;
   std::unique_ptr<net::HttpServer> http_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;

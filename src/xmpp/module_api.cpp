@@ -119,7 +119,7 @@ void ModuleContext::serve_component(std::string domain, ComponentHandler handler
   if (host_.services().find_component(domain) || host_.services().find_host(domain)) {
     throw std::runtime_error("module " + name_ + ": " + domain + " is already served");
   }
-  host_.services().add_component(domain, std::move(handler));
+  host_.services().add_component(domain, host_.name(), std::move(handler));
   components_.push_back(std::move(domain));
 }
 

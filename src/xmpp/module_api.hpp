@@ -268,10 +268,14 @@ class Services {
   virtual class AccountStore& accounts() = 0;
   virtual net::NetLoop& net() = 0;
   virtual net::HttpRoutes& http_routes() = 0;
-  // Component domains served by modules (ModuleContext::serve_component).
-  virtual void add_component(std::string domain, ComponentHandler handler) = 0;
+  // Component domains served by modules (ModuleContext::serve_component),
+  // each on behalf of the virtual host whose module serves it.
+  virtual void add_component(std::string domain, std::string owner_host, ComponentHandler handler) = 0;
   virtual void remove_component(std::string_view domain) = 0;
   virtual const ComponentHandler* find_component(std::string_view domain) = 0;
+  // The virtual host that serves a component domain, or null: what the
+  // component sends leaves through that host's modules (federation).
+  virtual HostContext* component_owner(std::string_view domain) = 0;
   // Deletes an account and all its data, telling its contacts
   // (src/xmpp/account_removal.hpp); `done` gets an empty string on success.
   virtual void delete_account(const std::string& host, const std::string& username,

@@ -72,7 +72,9 @@ void Router::route_from_session(Session& origin, xml::Element element) {
 void Router::send_from_server(xml::Element element) {
   std::optional<RoutedStanza> parsed = make_routed(std::move(element), nullptr);
   if (!parsed || parsed->to.empty()) return;
-  route(*parsed, services_.find_host(parsed->from.domain()));
+  const std::string& from = parsed->from.domain();
+  HostContext* sender_host = services_.find_host(from);
+  route(*parsed, sender_host ? sender_host : services_.component_owner(from));
 }
 
 void Router::route_from_remote(xml::Element element) {

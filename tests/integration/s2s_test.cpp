@@ -399,3 +399,50 @@ TEST_CASE("s2s: with modules.s2s.bidi both directions share one link (XEP-0288)"
   // b answered over a's link: it never connected to a.
   CHECK(d.b->log().find("connecting to a.localhost") == std::string::npos);
 }
+
+TEST_CASE("s2s: a component of a domain (proxy.<host>) answers users of another domain over links of its own") {
+  TestCa ca;
+  Peer pa{"a.localhost", free_port()};
+  Peer pb{"b.localhost", free_port()};
+  ServerOptions options_a = s2s_options(ca, pa, pb, {});
+  options_a.modules.push_back("proxy65");
+  options_a.extra_config +=
+      "[modules.proxy65]\nport = " + std::to_string(free_port()) + "\nbind_address = \"127.0.0.1\"\n";
+  ServerOptions options_b = s2s_options(ca, pb, pa, {});
+  const std::string a_address = "127.0.0.1:" + std::to_string(pa.s2s_port);
+  set_routes(options_b, "\"a.localhost=" + a_address + "\", \"proxy.a.localhost=" + a_address + "\"");
+  TestServer a(options_a);
+  TestServer b(options_b);
+  b.add_user("bob@b.localhost", "b");
+  RawClient bob(b.starttls_port());
+  bob.login("bob", "b", "work", "b.localhost");
+
+  xml::Element info = ask(bob, "proxy.a.localhost", "<query xmlns='http://jabber.org/protocol/disco#info'/>");
+  INFO("a's log:\n" << a.log() << "\nb's log:\n" << b.log());
+  CHECK(info.attr("type") == "result");
+  CHECK(info.attr("from") == "proxy.a.localhost");
+  const xml::Element* query = info.first_child("query", "http://jabber.org/protocol/disco#info");
+  REQUIRE(query);
+  const xml::Element* identity = query->first_child("identity");
+  REQUIRE(identity);
+  CHECK(identity->attr("category") == "proxy");
+
+  // The relay is for a.localhost's accounts; bob hears so.
+  xml::Element refused = ask(bob, "proxy.a.localhost", "<query xmlns='http://jabber.org/protocol/bytestreams'/>");
+  CHECK(refused.attr("type") == "error");
+  CHECK(condition_of(refused, kStanzaErrors) == "forbidden");
+
+  // A chat message the component does not take: its error comes back too.
+  bob.send("<message to='proxy.a.localhost' type='chat' id='c1'><body>?</body></message>");
+  std::optional<xml::Element> bounced = next_message(bob);
+  REQUIRE(bounced);
+  CHECK(bounced->attr("type") == "error");
+  CHECK(bounced->attr("from") == "proxy.a.localhost");
+  CHECK(condition_of(*bounced, kStanzaErrors) == "service-unavailable");
+
+  // The component's answers left on its own link, not on a.localhost's: the
+  // certificate names only a.localhost, so b checked proxy.a.localhost by
+  // dialback, connecting back to it.
+  CHECK(a.log().find("link proxy.a.localhost -> b.localhost ready") != std::string::npos);
+  CHECK(a.log().find("db:verify from b.localhost for proxy.a.localhost: valid") != std::string::npos);
+}

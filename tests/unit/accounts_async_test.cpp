@@ -47,9 +47,10 @@ class AccountServices : public Services {
     throw std::logic_error("no shared module state here");
   }
   net::HttpRoutes& http_routes() override { throw std::logic_error("no HTTP here"); }
-  void add_component(std::string, ComponentHandler) override {}
+  void add_component(std::string, std::string, ComponentHandler) override {}
   void remove_component(std::string_view) override {}
   const ComponentHandler* find_component(std::string_view) override { return nullptr; }
+  HostContext* component_owner(std::string_view) override { return nullptr; }
   void delete_account(const std::string&, const std::string&, std::function<void(std::string)> done) override {
     done("not here");
   }

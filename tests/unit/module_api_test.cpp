@@ -51,13 +51,16 @@ class TestServices : public Services {
   AccountStore& accounts() override { throw std::logic_error("the test module creates no accounts"); }
   net::NetLoop& net() override { return net_; }
   net::HttpRoutes& http_routes() override { return http_routes_; }
-  void add_component(std::string domain, ComponentHandler handler) override {
+  void add_component(std::string domain, std::string, ComponentHandler handler) override {
     components_[std::move(domain)] = std::move(handler);
   }
   void remove_component(std::string_view domain) override { components_.erase(std::string(domain)); }
   const ComponentHandler* find_component(std::string_view domain) override {
     auto it = components_.find(std::string(domain));
     return it == components_.end() ? nullptr : &it->second;
+  }
+  HostContext* component_owner(std::string_view domain) override {
+    return find_component(domain) ? host.get() : nullptr;
   }
   void delete_account(const std::string&, const std::string&, std::function<void(std::string)> done) override {
     done("the test worker has no accounts");
