@@ -47,7 +47,9 @@ void register_core_options(OptionRegistry& registry) {
     registry.add({.key = "database.embedded", .type = OptionType::Boolean, .default_value = "true",
                   .doc = "Run a private PostgreSQL cluster (initdb and pg_ctl) under server.state_dir."});
     registry.add({.key = "database.data_dir", .type = OptionType::Path, .default_value = "\"postgres\"",
-                  .doc = "Data directory of the embedded cluster (relative to server.state_dir).",
+                  .doc = "Data directory of the embedded cluster (relative to server.state_dir). Its log is "
+                         "the file of the same name plus .log beside it (var/postgres.log); PostgreSQL keeps it "
+                         "open, so rotate it with logrotate's copytruncate.",
                   .path_base = PathBase::StateDir});
     registry.add({.key = "database.dsn", .type = OptionType::String, .default_value = "\"\"",
                   .doc = "libpq connection string used when database.embedded is false, e.g. "
