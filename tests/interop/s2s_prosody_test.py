@@ -9,7 +9,10 @@ certificate (SASL EXTERNAL, XEP-0178). Then, with slixmpp clients:
   - messages both ways between alice@a.localhost and pat@p.localhost;
   - a subscription started on each side reaches 'both' on both servers,
     and each side sees the other's resource online;
-  - unavailable presence crosses when a user signs off.
+  - unavailable presence crosses when a user signs off;
+  - Prosody's user discovers Parley's component proxy.a.localhost and is
+    refused its relay: the component's answers travel on a link of its own,
+    authenticated for proxy.a.localhost by certificate.
 Usage: s2s_prosody_test.py PARLEYD PARLEYCTL
 """
 import asyncio
@@ -24,6 +27,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from federation_conversation import federation_conversation  # noqa: E402
 from interop_common import check, parleyd_config_head, failures, free_port, wait_port  # noqa: E402
+from interop_test import Client  # noqa: E402
+from slixmpp.exceptions import IqError, IqTimeout  # noqa: E402
 
 PARLEYD, PARLEYCTL = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,7 +38,8 @@ def openssl(*args):
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
-def make_certificates(tmp, names):
+def make_certificates(tmp, names, also_names=None):
+    """also_names: extra DNS names per certificate, e.g. a host's components."""
     ca_key, ca_crt = os.path.join(tmp, "ca.key"), os.path.join(tmp, "ca.crt")
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", ca_key, "-out", ca_crt, "-days", "30", "-subj", "/CN=Parley interop CA",
@@ -43,7 +49,8 @@ def make_certificates(tmp, names):
         ext = os.path.join(tmp, f"{name}.ext")
         with open(ext, "w") as f:
             # RFC 6125 §6.4: the domain as a DNS-ID; both key usages for s2s.
-            f.write(f"subjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth,clientAuth\n")
+            sans = ",".join(f"DNS:{n}" for n in [name, *(also_names or {}).get(name, [])])
+            f.write(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth,clientAuth\n")
         openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
         openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
@@ -79,11 +86,34 @@ c2s_require_encryption = true
 s2s_require_encryption = true
 s2s_secure_auth = true
 ssl = {{ cafile = "{ca}" }}
-parley_test_routes = {{ ["a.localhost"] = {{ "127.0.0.1", {parley_s2s_port} }} }}
+parley_test_routes = {{ ["a.localhost"] = {{ "127.0.0.1", {parley_s2s_port} }},
+                       ["proxy.a.localhost"] = {{ "127.0.0.1", {parley_s2s_port} }} }}
 VirtualHost "p.localhost"
   ssl = {{ certificate = "{tmp}/p.localhost.crt", key = "{tmp}/p.localhost.key", cafile = "{ca}" }}
 """)
     return path
+
+
+async def component_from_prosody(prosody_c2s):
+    pat = Client("pat@p.localhost/component", "pat-pw")
+    pat.connect(("127.0.0.1", prosody_c2s))
+    await asyncio.wait_for(pat.ready.wait(), 30)
+    try:
+        info = await pat["xep_0030"].get_info(jid="proxy.a.localhost", timeout=30)
+        identities = info["disco_info"]["identities"]
+        check(any(category == "proxy" for category, *_ in identities),
+              f"Prosody's user gets disco#info from Parley's proxy.a.localhost ({identities})")
+    except (IqError, IqTimeout) as e:
+        check(False, f"disco#info to proxy.a.localhost from Prosody's user: {e!r}")
+    iq = pat.make_iq_get(queryxmlns="http://jabber.org/protocol/bytestreams", ito="proxy.a.localhost")
+    try:
+        await iq.send(timeout=30)
+        check(False, "the relay of a.localhost refuses a user of p.localhost")
+    except IqError as e:
+        check(e.condition == "forbidden", f"the relay of a.localhost refuses a user of p.localhost ({e.condition})")
+    except IqTimeout:
+        check(False, "the relay of a.localhost answers a user of p.localhost")
+    pat.disconnect()
 
 
 def main():
@@ -93,7 +123,7 @@ def main():
         sys.exit(77)
     tmp = tempfile.mkdtemp(prefix="parley-s2s-interop-")
     os.chmod(tmp, 0o755)  # PostgreSQL runs as 'postgres' when we are root
-    ca = make_certificates(tmp, ["a.localhost", "p.localhost"])
+    ca = make_certificates(tmp, ["a.localhost", "p.localhost"], {"a.localhost": ["proxy.a.localhost"]})
     parley_c2s, parley_s2s = free_port(), free_port()
     prosody_c2s, prosody_s2s = free_port(), free_port()
     config = os.path.join(tmp, "parley.toml")
@@ -106,7 +136,10 @@ ca_file = "{ca}"
 [hosts."a.localhost"]
 certificate = "{tmp}/a.localhost.crt"
 key = "{tmp}/a.localhost.key"
-modules_enabled = ["disco", "ping", "roster", "s2s"]
+modules_enabled = ["disco", "ping", "roster", "s2s", "proxy65"]
+[modules.proxy65]
+port = {free_port()}
+bind_address = "127.0.0.1"
 """)
     pconfig = prosody_config(tmp, ca, prosody_c2s, prosody_s2s, parley_s2s)
     log = open(os.path.join(tmp, "parleyd.log"), "w")
@@ -127,11 +160,14 @@ modules_enabled = ["disco", "ping", "roster", "s2s"]
         check(wait_port(prosody_c2s), "prosody listens")
         talk = federation_conversation("Prosody", "a.localhost", parley_c2s, "pat@p.localhost", "pat-pw", prosody_c2s)
         asyncio.run(asyncio.wait_for(talk, 240))
+        asyncio.run(asyncio.wait_for(component_from_prosody(prosody_c2s), 120))
         parley_log = open(os.path.join(tmp, "parleyd.log")).read()
         check("incoming link p.localhost -> a.localhost authenticated by certificate" in parley_log,
               "Prosody's link to Parley is authenticated by certificate (SASL EXTERNAL)")
         check("link a.localhost -> p.localhost ready" in parley_log,
               "Parley's link to Prosody is up (SASL EXTERNAL, the only way it authenticates)")
+        check("link proxy.a.localhost -> p.localhost ready" in parley_log,
+              "the component's own link to Prosody is up (SASL EXTERNAL for proxy.a.localhost)")
     finally:
         for p in (prosody, server):
             if p and p.poll() is None:
