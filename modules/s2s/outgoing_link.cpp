@@ -86,7 +86,9 @@ void OutgoingLink::fail(xmpp::StanzaErrorCondition condition, std::string_view t
 
 void OutgoingLink::request_verify(std::string stream_id, std::string key, std::function<void(bool valid)> done) {
   verifies_.push_back({std::move(stream_id), std::move(key), std::move(done)});
-  if (can_verify_) send_verifies();
+  // Not between <auth/> and the stream restart: the peer discards what it
+  // read on the old stream, so the verify waits for the new one.
+  if (can_verify_ && state_ != State::AwaitSasl) send_verifies();
 }
 
 // XEP-0220 §2.1.2: <db:verify/> may go out before this stream is itself
@@ -207,6 +209,7 @@ void OutgoingLink::on_features(const xml::Element& features) {
   }
   peer_offers_sm_ = features.first_child("sm", kSmNs) != nullptr;
   if (authenticated_) {
+    send_verifies();  // those asked for during the SASL exchange
     become_ready();
     return;
   }

@@ -246,3 +246,59 @@ TEST_CASE("s2s: an incoming link acknowledges what it handled when asked (XEP-01
   peer->send("<r xmlns='urn:xmpp:sm:3'/>");
   CHECK(peer->next()->attr("h") == "2");
 }
+
+TEST_CASE("s2s: a db:verify waits while the link it goes on is in the middle of SASL EXTERNAL") {
+  // b's link to x.localhost (a fake server) has sent <auth/> and waits for
+  // the answer; meanwhile x.localhost asks b for a link by dialback, so b
+  // must verify the key with x over that link. The peer discards what it
+  // read before the stream restart, so the verify must wait for it.
+  TestCa ca;
+  ca.issue({"x.localhost"}, "x");
+  const std::string x_cert = (ca.dir() / "x.crt").string();
+  const std::string x_key = (ca.dir() / "x.key").string();
+  FakeServerPort x_port;
+  Peer pb{"b.localhost", free_port()};
+  TestServer b(s2s_options(ca, pb, Peer{"x.localhost", x_port.port()}, {}));
+  b.add_user("bob@b.localhost", "b");
+  RawClient bob(b.starttls_port());
+  bob.login("bob", "b", "work", "b.localhost");
+  bob.send("<iq type='get' id='q1' to='x.localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+
+  std::unique_ptr<RawClient> link = RawClient::accept_from(x_port.fd);
+  REQUIRE(link->answer_stream("x.localhost", "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"));
+  REQUIRE(link->next_named("starttls"));
+  link->send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  link->accept_tls(x_cert, x_key);
+  REQUIRE(link->answer_stream("x.localhost",
+                              "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism>"
+                              "</mechanisms><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>"));
+  std::optional<xml::Element> auth = link->next();
+  REQUIRE(auth);
+  REQUIRE(auth->name() == "auth");
+
+  RawClient claimant(pb.s2s_port, false, "b.localhost");
+  claimant.act_as_server("x.localhost", x_cert, x_key);
+  claimant.open_stream("b.localhost");
+  xml::Element features = claimant.starttls("b.localhost");
+  REQUIRE(features.first_child("dialback", "urn:xmpp:features:dialback"));
+  claimant.send("<db:result xmlns:db='jabber:server:dialback' from='x.localhost' to='b.localhost'>k3y</db:result>");
+
+  // Nothing may follow <auth/> until the SASL outcome.
+  std::optional<xml::Element> early = link->next(1000);
+  CHECK_FALSE(early);
+
+  link->send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+  link->restart_stream();
+  REQUIRE(link->answer_stream("x.localhost", ""));
+  std::optional<xml::Element> verify = link->next_named("verify");
+  REQUIRE(verify);
+  CHECK(verify->ns() == "jabber:server:dialback");
+  CHECK(verify->attr("from") == "b.localhost");
+  CHECK(verify->attr("to") == "x.localhost");
+  CHECK(verify->text() == "k3y");
+  link->send("<db:verify xmlns:db='jabber:server:dialback' from='x.localhost' to='b.localhost' id='" +
+             std::string(verify->attr("id")) + "' type='invalid'/>");
+  std::optional<xml::Element> result = claimant.next_named("result");
+  REQUIRE(result);
+  CHECK(result->attr("type") == "invalid");
+}

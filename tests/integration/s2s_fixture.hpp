@@ -106,6 +106,29 @@ inline std::optional<xml::Element> message_across(TestServer& a, TestServer& b, 
   return next_message(bob);
 }
 
+// A listening socket on 127.0.0.1 standing for another domain's server:
+// routes point parleyd at port(), and RawClient::accept_from takes its links.
+struct FakeServerPort {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  FakeServerPort() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 4) != 0) {
+      throw std::runtime_error("cannot listen for a fake server");
+    }
+  }
+  ~FakeServerPort() { ::close(fd); }
+  FakeServerPort(const FakeServerPort&) = delete;
+  FakeServerPort& operator=(const FakeServerPort&) = delete;
+  uint16_t port() const {
+    sockaddr_in address{};
+    socklen_t length = sizeof address;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    return ntohs(address.sin_port);
+  }
+};
+
 // Our own peer on b's s2s port, claiming `claimed`, presenting the CA-issued
 // certificate in `cert` (a file stem in the CA's directory).
 inline std::unique_ptr<RawClient> fake_server(TwoDomains& d, const std::string& claimed, const std::string& cert) {

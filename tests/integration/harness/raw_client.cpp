@@ -58,6 +58,47 @@ RawClient::RawClient(uint16_t port, bool direct_tls, std::string sni)
   if (direct_tls) handshake("direct TLS handshake failed");
 }
 
+RawClient::RawClient(Accepted accepted)
+    : fd_(accepted.fd), parser_(*this, xml::StreamLimits{16 * 1024 * 1024, 1000, 1000}) {
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+std::unique_ptr<RawClient> RawClient::accept_from(int listen_fd, int timeout_ms) {
+  pollfd p{listen_fd, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) <= 0) throw std::runtime_error("parleyd did not connect");
+  int fd = accept(listen_fd, nullptr, nullptr);
+  if (fd < 0) throw std::runtime_error("accept failed");
+  return std::unique_ptr<RawClient>(new RawClient(Accepted{fd}));
+}
+
+bool RawClient::answer_stream(const std::string& from, const std::string& features, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!header_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || (!read_some(static_cast<int>(left.count())) && connection_closed_)) return false;
+  }
+  send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+       "xmlns:db='jabber:server:dialback' from='" + from + "' to='" + std::string(header_->attr("from")) +
+       "' id='fake-" + std::to_string(fd_) + "-" + std::to_string(++streams_answered_) +
+       "' version='1.0'><stream:features>" + features + "</stream:features>");
+  return true;
+}
+
+void RawClient::accept_tls(const std::string& cert_file, const std::string& key_file) {
+  if (ctx_) SSL_CTX_free(ctx_);
+  ctx_ = SSL_CTX_new(TLS_server_method());
+  if (SSL_CTX_use_certificate_chain_file(ctx_, cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx_, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw std::runtime_error("cannot load " + cert_file);
+  }
+  ssl_ = SSL_new(ctx_);
+  SSL_set_fd(ssl_, fd_);
+  if (SSL_accept(ssl_) != 1) throw std::runtime_error("server-side TLS handshake failed");
+  parser_.reset();
+  header_.reset();
+}
+
 void RawClient::handshake(const char* failure) {
   ssl_ = SSL_new(ctx_);
   SSL_set_app_data(ssl_, this);
@@ -274,7 +315,10 @@ std::string RawClient::login(const std::string& user, const std::string& passwor
   return bind(resource, host);
 }
 
-void RawClient::restart_stream() { parser_.reset(); }
+void RawClient::restart_stream() {
+  parser_.reset();
+  header_.reset();
+}
 
 void RawClient::act_as_server(const std::string& from, const std::string& cert_file, const std::string& key_file) {
   stream_ns_ = "jabber:server";

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,9 @@ namespace parley::test {
 class RawClient : private xml::StreamHandler {
  public:
   explicit RawClient(uint16_t port, bool direct_tls = false, std::string sni = "localhost");
+  // The receiving end of a connection parleyd opened (an s2s peer we play):
+  // waits up to timeout_ms on `listen_fd` for it; throws if none comes.
+  static std::unique_ptr<RawClient> accept_from(int listen_fd, int timeout_ms = 10000);
   ~RawClient();
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
@@ -44,6 +48,12 @@ class RawClient : private xml::StreamHandler {
   // Expects a new stream from the server (after a SASL exchange the test drove itself).
   void restart_stream();
   void act_as_server(const std::string& from, const std::string& cert_file, const std::string& key_file);
+  // On an accepted connection: waits for parleyd's stream header (true if it
+  // came), and answers with ours from `from` and these features.
+  bool answer_stream(const std::string& from, const std::string& features, int timeout_ms = 5000);
+  // On an accepted connection, after <proceed/>: the server side of the TLS
+  // handshake, presenting this certificate.
+  void accept_tls(const std::string& cert_file, const std::string& key_file);
 
   // The next top-level element from the server, waiting up to timeout_ms.
   std::optional<xml::Element> next(int timeout_ms = 5000);
@@ -81,6 +91,10 @@ class RawClient : private xml::StreamHandler {
   // Reads once, feeding the parser; false on timeout or close.
   bool read_some(int timeout_ms);
   void handshake(const char* failure);  // client TLS over fd_, resuming resume_ if set
+  struct Accepted {
+    int fd;
+  };
+  explicit RawClient(Accepted accepted);
 
   int fd_ = -1;
   SSL_CTX* ctx_ = nullptr;
@@ -96,6 +110,7 @@ class RawClient : private xml::StreamHandler {
   std::optional<xml::Element> header_;
   bool stream_closed_ = false;
   bool connection_closed_ = false;
+  int streams_answered_ = 0;  // answer_stream: ids of the streams we opened
 };
 
 }  // namespace parley::test
