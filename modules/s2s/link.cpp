@@ -108,6 +108,14 @@ bool Link::check_remote_stanza(const xml::Element& stanza) {
     close_with_stream_error("invalid-from", "this link is authenticated for " + remote_ + " only");
     return false;
   }
+  // Only our federating domains take stanzas from other servers; an answer
+  // from any other domain would have no link to go back on.
+  if (!federation_.serves(to->domain())) {
+    federation_.log().warn("s2s", id_, remote_, " sent a stanza for ", to->domain(),
+                           ", which does not federate here; closing");
+    close_with_stream_error("host-unknown", to->domain() + " does not federate here");
+    return false;
+  }
   return true;
 }
 

@@ -26,6 +26,19 @@ TEST_CASE("s2s: every stanza on an incoming link must come from the authenticate
     CHECK(stream_error_of(*peer) == "improper-addressing");
     CHECK(peer->wait_closed());
   }
+  SUBCASE("a stanza for a domain that does not federate here ends the link with host-unknown") {
+    // The peer's own domain, a name under ours that nothing serves, and
+    // a remote domain: none could answer over a link of ours.
+    for (const char* to : {"alice@a.localhost", "x@nothing.b.localhost", "elsewhere.example"}) {
+      INFO("to='" << std::string(to) << "'");
+      auto peer = fake_server(d, "a.localhost", "a-again");
+      authenticate_peer(*peer, "a.localhost");
+      peer->send(std::string("<iq type='get' id='t1' from='alice@a.localhost/x' to='") + to +
+                 "'><ping xmlns='urn:xmpp:ping'/></iq>");
+      CHECK(stream_error_of(*peer) == "host-unknown");
+      CHECK(peer->wait_closed());
+    }
+  }
   SUBCASE("a stanza from the right domain is delivered") {
     auto bob = d.bob();
     auto peer = fake_server(d, "a.localhost", "a-again");
@@ -265,7 +278,8 @@ TEST_CASE("s2s: a db:verify waits while the link it goes on is in the middle of 
   bob.send("<iq type='get' id='q1' to='x.localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
 
   std::unique_ptr<RawClient> link = RawClient::accept_from(x_port.fd);
-  REQUIRE(link->answer_stream("x.localhost", "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"));
+  REQUIRE(link->answer_stream("x.localhost",
+                              "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"));
   REQUIRE(link->next_named("starttls"));
   link->send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
   link->accept_tls(x_cert, x_key);
