@@ -230,6 +230,16 @@ void IncomingLink::handle_auth(const xml::Element& auth) {
     }
     authzid = *decoded;
   }
+  // XEP-0178 §3: the stream's 'from' names the peer; a certificate that
+  // also names other domains does not let it authenticate as one of them.
+  if (!claimed_.empty() && authzid != claimed_) {
+    xml::Element failure("failure", std::string(xmpp::ns::sasl));
+    failure.append(xml::Element("invalid-authzid", std::string(xmpp::ns::sasl)));
+    write_element(failure);
+    federation_.log().warn("s2s", id_, "SASL EXTERNAL for '", authzid, "' on a stream from ", claimed_, " refused");
+    close_stream();
+    return;
+  }
   if (authzid.empty() || !certificate_valid_for(authzid)) {
     xml::Element failure("failure", std::string(xmpp::ns::sasl));
     failure.append(xml::Element("not-authorized", std::string(xmpp::ns::sasl)));

@@ -80,7 +80,7 @@ TEST_CASE("s2s: with policy 'certificate', a peer whose certificate does not pro
 TEST_CASE("s2s: SASL EXTERNAL for a domain the certificate does not name fails") {
   TwoDomains d;
   d.ca.issue({"a.localhost"}, "a-again");
-  auto peer = fake_server(d, "a.localhost", "a-again");
+  auto peer = fake_server(d, "c.localhost", "a-again");
   peer->open_stream("b.localhost");
   peer->starttls("b.localhost");
   peer->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
@@ -90,6 +90,31 @@ TEST_CASE("s2s: SASL EXTERNAL for a domain the certificate does not name fails")
   CHECK(outcome->name() == "failure");
   CHECK(condition_of(*outcome, kSasl) == "not-authorized");
   CHECK(peer->wait_closed());
+}
+
+TEST_CASE("s2s: SASL EXTERNAL for another domain than the stream's 'from' fails, whatever the certificate names") {
+  TwoDomains d;
+  d.ca.issue({"a.localhost", "c.localhost"}, "a-and-c");
+  auto peer = fake_server(d, "a.localhost", "a-and-c");
+  peer->open_stream("b.localhost");
+  peer->starttls("b.localhost");
+  peer->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
+             core::base64_encode("c.localhost") + "</auth>");
+  std::optional<xml::Element> outcome = peer->next();
+  REQUIRE(outcome);
+  CHECK(outcome->name() == "failure");
+  CHECK(condition_of(*outcome, kSasl) == "invalid-authzid");
+  CHECK(peer->wait_closed());
+
+  // The same certificate with the stream's own domain is accepted.
+  auto again = fake_server(d, "c.localhost", "a-and-c");
+  again->open_stream("b.localhost");
+  again->starttls("b.localhost");
+  again->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
+              core::base64_encode("c.localhost") + "</auth>");
+  outcome = again->next();
+  REQUIRE(outcome);
+  CHECK(outcome->name() == "success");
 }
 
 TEST_CASE("s2s: with policy 'certificate', a parleyd whose certificate is not trusted cannot deliver") {
