@@ -83,8 +83,9 @@ void IncomingLink::offer_bidi() {
 }
 
 void IncomingLink::on_stream_open(const xml::Element& root, std::string_view default_ns) {
-  std::string to(root.attr("to"));
-  std::string from(root.attr("from"));
+  // Domains compare after RFC 7622 preparation (case, a final dot).
+  const std::string to = xmpp::prep_domain(root.attr("to")).value_or(std::string());
+  const std::string from = xmpp::prep_domain(root.attr("from")).value_or(std::string());
   // RFC 6120 §4.9.3.10: this port speaks jabber:server only.
   if (default_ns != kServerNs) {
     close_with_stream_error("invalid-namespace", "this port serves jabber:server streams");

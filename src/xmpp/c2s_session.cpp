@@ -122,8 +122,7 @@ void C2sSession::finish(std::string_view reason) {
 void C2sSession::on_stream_open(const xml::Element& root, std::string_view default_ns) {
   // RFC 6120 §4.7.2: 'to' names a domain; a JID with a local part or a
   // resource is no domain, and falls through to host-unknown.
-  const std::optional<Jid> to_jid = Jid::parse(root.attr("to"));
-  const std::string to = to_jid && to_jid->is_domain() ? to_jid->domain() : std::string();
+  const std::string to = prep_domain(root.attr("to")).value_or(std::string());
   // RFC 6120 §4.9.3.10 and §4.9.3.6: a c2s stream speaks jabber:client to a domain we serve.
   if (default_ns != ns::client) {
     close_with_stream_error("invalid-namespace", "this port serves jabber:client streams");

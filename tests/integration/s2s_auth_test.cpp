@@ -209,6 +209,15 @@ TEST_CASE("s2s: the s2s port refuses client streams and domains not served here"
   std::optional<xml::Element> error = unknown.next_named("error");
   REQUIRE(error);
   CHECK(RawClient::stream_error_condition(*error) == "host-unknown");
+
+  // Domains compare after RFC 7622 preparation: case and a final dot do not matter.
+  d.ca.issue({"a.localhost"}, "a-again");
+  auto peer = fake_server(d, "A.LocalHost.", "a-again");
+  xml::Element features = peer->open_stream("B.LocalHost.");
+  REQUIRE(peer->stream_header());
+  CHECK(peer->stream_header()->attr("from") == "b.localhost");
+  features = peer->starttls("B.LocalHost.");
+  CHECK(has_mechanism(features, "EXTERNAL"));  // the certificate names a.localhost
 }
 
 TEST_CASE("s2s: a stanza larger than modules.s2s.max_stanza_size closes the link") {
