@@ -229,7 +229,7 @@ void IncomingLink::handle_auth(const xml::Element& auth) {
       close_stream();
       return;
     }
-    authzid = *decoded;
+    authzid = xmpp::prep_domain(*decoded).value_or(std::string());
   }
   // XEP-0178 §3: the stream's 'from' names the peer; a certificate that
   // also names other domains does not let it authenticate as one of them.
@@ -257,8 +257,8 @@ void IncomingLink::handle_auth(const xml::Element& auth) {
 }
 
 void IncomingLink::handle_dialback_result(const xml::Element& result) {
-  std::string from(result.attr("from"));
-  std::string to(result.attr("to"));
+  const std::string from = xmpp::prep_domain(result.attr("from")).value_or(std::string());
+  const std::string to = xmpp::prep_domain(result.attr("to")).value_or(std::string());
   if (to != local_) {
     close_with_stream_error("host-unknown", "db:result for a domain this stream is not for");
     return;
@@ -304,8 +304,8 @@ void IncomingLink::dialback_outcome(const std::string& domain, bool valid) {
 // XEP-0220 §2.1.2: we are the authoritative server for `to`; the key is
 // valid if we computed it for that receiving server and stream id.
 void IncomingLink::handle_dialback_verify(const xml::Element& verify) {
-  std::string from(verify.attr("from"));
-  std::string to(verify.attr("to"));
+  const std::string from = xmpp::prep_domain(verify.attr("from")).value_or(std::string());
+  const std::string to = xmpp::prep_domain(verify.attr("to")).value_or(std::string());
   std::string stream_id(verify.attr("id"));
   bool valid = federation_.serves(to) && !stream_id.empty() &&
                verify.text() == federation_.dialback_key(from, to, stream_id);
