@@ -218,6 +218,11 @@ TEST_CASE("s2s: the s2s port refuses client streams and domains not served here"
   CHECK(peer->stream_header()->attr("from") == "b.localhost");
   features = peer->starttls("B.LocalHost.");
   CHECK(has_mechanism(features, "EXTERNAL"));  // the certificate names a.localhost
+  peer->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
+             core::base64_encode("A.LOCALHOST") + "</auth>");
+  std::optional<xml::Element> outcome = peer->next();
+  REQUIRE(outcome);
+  CHECK(outcome->name() == "success");
 }
 
 TEST_CASE("s2s: a stanza larger than modules.s2s.max_stanza_size closes the link") {
