@@ -77,44 +77,42 @@ TEST_CASE("s2s: with policy 'certificate', a peer whose certificate does not pro
   CHECK(d.b->log().find("refusing a.localhost: no valid certificate") != std::string::npos);
 }
 
+namespace {
+// A fake peer's stream from `claimed` to b with certificate `cert`, up to
+// SASL EXTERNAL for `authzid`; returns b's answer (and the peer, to watch).
+xml::Element external_outcome(TwoDomains& d, const std::string& claimed, const std::string& cert,
+                              const std::string& authzid, std::unique_ptr<RawClient>& peer) {
+  peer = fake_server(d, claimed, cert);
+  peer->open_stream("b.localhost");
+  peer->starttls("b.localhost");
+  peer->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" + core::base64_encode(authzid) +
+             "</auth>");
+  std::optional<xml::Element> outcome = peer->next();
+  REQUIRE(outcome);
+  return *outcome;
+}
+}  // namespace
+
 TEST_CASE("s2s: SASL EXTERNAL for a domain the certificate does not name fails") {
   TwoDomains d;
   d.ca.issue({"a.localhost"}, "a-again");
-  auto peer = fake_server(d, "c.localhost", "a-again");
-  peer->open_stream("b.localhost");
-  peer->starttls("b.localhost");
-  peer->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
-             core::base64_encode("c.localhost") + "</auth>");
-  std::optional<xml::Element> outcome = peer->next();
-  REQUIRE(outcome);
-  CHECK(outcome->name() == "failure");
-  CHECK(condition_of(*outcome, kSasl) == "not-authorized");
+  std::unique_ptr<RawClient> peer;
+  xml::Element outcome = external_outcome(d, "c.localhost", "a-again", "c.localhost", peer);
+  CHECK(outcome.name() == "failure");
+  CHECK(condition_of(outcome, kSasl) == "not-authorized");
   CHECK(peer->wait_closed());
 }
 
 TEST_CASE("s2s: SASL EXTERNAL for another domain than the stream's 'from' fails, whatever the certificate names") {
   TwoDomains d;
   d.ca.issue({"a.localhost", "c.localhost"}, "a-and-c");
-  auto peer = fake_server(d, "a.localhost", "a-and-c");
-  peer->open_stream("b.localhost");
-  peer->starttls("b.localhost");
-  peer->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
-             core::base64_encode("c.localhost") + "</auth>");
-  std::optional<xml::Element> outcome = peer->next();
-  REQUIRE(outcome);
-  CHECK(outcome->name() == "failure");
-  CHECK(condition_of(*outcome, kSasl) == "invalid-authzid");
+  std::unique_ptr<RawClient> peer;
+  xml::Element outcome = external_outcome(d, "a.localhost", "a-and-c", "c.localhost", peer);
+  CHECK(outcome.name() == "failure");
+  CHECK(condition_of(outcome, kSasl) == "invalid-authzid");
   CHECK(peer->wait_closed());
-
   // The same certificate with the stream's own domain is accepted.
-  auto again = fake_server(d, "c.localhost", "a-and-c");
-  again->open_stream("b.localhost");
-  again->starttls("b.localhost");
-  again->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
-              core::base64_encode("c.localhost") + "</auth>");
-  outcome = again->next();
-  REQUIRE(outcome);
-  CHECK(outcome->name() == "success");
+  CHECK(external_outcome(d, "c.localhost", "a-and-c", "c.localhost", peer).name() == "success");
 }
 
 TEST_CASE("s2s: with policy 'certificate', a parleyd whose certificate is not trusted cannot deliver") {
