@@ -14,9 +14,11 @@ def check(condition, what):
         failures.append(what)
 
 
-def parleyd_config_head(starttls_port, direct_tls_port=0):
+def parleyd_config_head(starttls_port, direct_tls_port=0, https_port=0):
     """The start of every interop parleyd config: state in the run's
-    directory, the embedded PostgreSQL, debug logs, c2s on loopback."""
+    directory, the embedded PostgreSQL, debug logs, c2s on loopback, and
+    HTTPS on loopback only where the test asks for it (0: off), never on the
+    default 5281 that a quickstart server may be holding."""
     return f"""[server]
 state_dir = "."
 log_level = "debug"
@@ -28,6 +30,9 @@ starttls_port = {starttls_port}
 direct_tls_port = {direct_tls_port}
 [auth]
 scram_iterations = 4096
+[http]
+bind_addresses = ["127.0.0.1"]
+tls_port = {https_port}
 """
 
 

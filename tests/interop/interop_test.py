@@ -221,10 +221,7 @@ def main():
     port, direct_port, https_port, proxy_port = free_port(), free_port(), free_port(), free_port()
     config = os.path.join(tmp, "parley.toml")
     with open(config, "w") as f:
-        f.write(parleyd_config_head(port, direct_port) + f"""[http]
-bind_addresses = ["127.0.0.1"]
-tls_port = {https_port}
-[modules.proxy65]
+        f.write(parleyd_config_head(port, direct_port, https_port) + f"""[modules.proxy65]
 port = {proxy_port}
 bind_address = "127.0.0.1"
 public_address = "127.0.0.1"

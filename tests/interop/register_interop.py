@@ -114,7 +114,12 @@ def main():
     port, direct_port = free_port(), free_port()
     config = os.path.join(tmp, "parley.toml")
     with open(config, "w") as f:
-        f.write(parleyd_config_head(port, direct_port) + """[hosts."localhost"]
+        # The default modules, proxy65 among them: on a free port, not on
+        # 7777, which a running quickstart server may hold.
+        f.write(parleyd_config_head(port, direct_port) + """[modules.proxy65]
+port = 0
+bind_address = "127.0.0.1"
+[hosts."localhost"]
 [hosts."localhost".modules.register]
 allow_registration = true
 sms_gateway = "outbox"
