@@ -17,6 +17,7 @@
 #include "modules/s2s/locator.hpp"
 #include "modules/s2s/outgoing_link.hpp"
 #include "xmpp/router.hpp"
+#include "xmpp/stanza.hpp"
 
 namespace parley::modules::s2s {
 
@@ -408,7 +409,8 @@ void Federation::on_reap(uv_check_t* check) {
 }
 
 void Federation::bounce(const xml::Element& stanza, xmpp::StanzaErrorCondition condition, std::string_view text) {
-  if (stanza.attr("type") == "error") return;  // RFC 6120 §8.3.1: never answer an error
+  const std::optional<xmpp::StanzaKind> kind = xmpp::stanza_kind(stanza);
+  if (!kind || !xmpp::takes_error_reply(*kind, stanza.attr("type"))) return;
   services_.router().send_from_server(xmpp::make_error_reply(stanza, condition, text));
 }
 

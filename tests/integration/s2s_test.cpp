@@ -113,6 +113,15 @@ TEST_CASE("s2s: a domain with no route, or whose server is down, is reported to 
   CHECK(bounced->attr("from") == "carol@c.localhost");
   CHECK(condition_of(*bounced, kStanzaErrors) == "remote-server-not-found");
 
+  // An IQ result that cannot be delivered is dropped, never answered
+  // (RFC 6120 §8.2.3): the first IQ back is the error for the get after it.
+  alice->send("<iq type='result' id='r1' to='carol@c.localhost/x'/>");
+  alice->send("<iq type='get' id='g1' to='carol@c.localhost/x'><ping xmlns='urn:xmpp:ping'/></iq>");
+  std::optional<xml::Element> iq = alice->next_named("iq");
+  REQUIRE(iq);
+  CHECK(iq->attr("id") == "g1");
+  CHECK(condition_of(*iq, kStanzaErrors) == "remote-server-not-found");
+
   d.b->stop();
   alice->send("<message to='bob@b.localhost' type='chat' id='m2'><body>anyone?</body></message>");
   bounced = next_message(*alice);
