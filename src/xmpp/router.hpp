@@ -6,8 +6,10 @@
 // handled (STYLE.md principle 3). docs/ARCHITECTURE.md walks through it.
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "xml/element.hpp"
 #include "xmpp/events.hpp"
@@ -15,6 +17,11 @@
 #include "xmpp/session.hpp"
 
 namespace parley::xmpp {
+
+// RFC 6121 §8.5.2.1: the resources a chat or normal message to a bare JID
+// goes to: the available ones with non-negative priority, for "normal" only
+// those of the highest priority. Empty when there is none (offline handling).
+std::vector<Session*> bare_message_recipients(std::span<Session* const> resources, std::string_view type);
 
 class Router {
  public:
