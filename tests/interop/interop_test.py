@@ -4,7 +4,8 @@
 Runs parleyd on the embedded default (its own PostgreSQL, created by initdb
 on first start), creates users with parleyctl, then:
   - two slixmpp clients (STARTTLS, and direct TLS) exchange a message, ping
-    the server and read its disco#info;
+    the server and read its disco#info; a third one with slixmpp's carbons
+    plugin gets copies of what the first sends and receives (XEP-0280);
   - file transfer with slixmpp's plugins: an HTTP File Upload (XEP-0363,
     PUT by aiohttp over HTTPS, downloaded back byte-identical) and a SOCKS5
     bytestream through proxy.localhost (XEP-0065);
@@ -40,7 +41,7 @@ class Client(slixmpp.ClientXMPP):
         self.ready = asyncio.Event()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
-        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0203", "xep_0363"):
+        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0203", "xep_0280", "xep_0363"):
             self.register_plugin(plugin)
         self["xep_0065"].auto_accept = True
         self.socks5_data = asyncio.Queue()
@@ -111,6 +112,27 @@ async def slixmpp_part(port, direct_port, state_dir):
     msg = await asyncio.wait_for(bob.received.get(), 10)
     check(msg["body"] == "hello from slixmpp" and str(msg["from"]) == "alice@localhost/sli",
           "slixmpp message delivered with the sender's full JID")
+
+    # Message Carbons (XEP-0280) with slixmpp's plugin: alice's second
+    # resource sees both sides of her conversation with bob.
+    alice2 = Client("alice@localhost/two", "alice-pw")
+    carbons = asyncio.Queue()
+    alice2.add_event_handler("carbon_sent", lambda m: carbons.put_nowait(("sent", m["carbon_sent"])))
+    alice2.add_event_handler("carbon_received", lambda m: carbons.put_nowait(("received", m["carbon_received"])))
+    alice2.connect(("127.0.0.1", port))
+    await asyncio.wait_for(alice2.ready.wait(), 20)
+    await alice2["xep_0280"].enable(timeout=10)
+    alice.send_message(mto="bob@localhost", mbody="seen on my other device", mtype="chat")
+    await asyncio.wait_for(bob.received.get(), 10)
+    kind, inner = await asyncio.wait_for(carbons.get(), 10)
+    check(kind == "sent" and inner["body"] == "seen on my other device" and str(inner["to"]) == "bob@localhost",
+          "slixmpp's carbons plugin gets a <sent/> copy of what alice's other resource sends")
+    bob.send_message(mto="alice@localhost/sli", mbody="for one device", mtype="chat")
+    await asyncio.wait_for(alice.received.get(), 10)
+    kind, inner = await asyncio.wait_for(carbons.get(), 10)
+    check(kind == "received" and inner["body"] == "for one device" and str(inner["from"]) == "bob@localhost/sli",
+          "slixmpp's carbons plugin gets a <received/> copy of a message to alice's other resource")
+    alice2.disconnect()
 
     rtt = await alice["xep_0199"].ping(jid="localhost", timeout=10)
     check(rtt is not None, "slixmpp pings the server")
