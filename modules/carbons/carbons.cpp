@@ -42,14 +42,11 @@ std::string_view bare_of(const xmpp::Jid& jid) {
 }
 
 // XEP-0280 §6 (the rules it suggests): chat messages, and normal ones with a
-// body; never what a MUC room sends, nor what the sender marked <private/>
-// or <no-copy/> (XEP-0334).
+// body; never what the sender marked <private/> or <no-copy/> (XEP-0334).
 bool eligible(const xmpp::RoutedStanza& s) {
   if (s.kind != xmpp::StanzaKind::Message) return false;
   const xml::Element& m = s.element;
-  if (m.first_child("private", kNs) || m.first_child("no-copy", kHintsNs) || m.first_child("x", kMucUserNs)) {
-    return false;
-  }
+  if (m.first_child("private", kNs) || m.first_child("no-copy", kHintsNs)) return false;
   if (s.type == "chat") return true;
   return s.type == "normal" && m.first_child("body", xmpp::ns::client) != nullptr;
 }
@@ -109,12 +106,19 @@ class Carbons {
     }
     auto user = enabled_.find(bare_of(s.to));
     if (user == enabled_.end() || s.from.empty() || between_own_resources(s) || !eligible(s)) return;
+    // §6: not what a room sends to one occupant (its messages and private
+    // messages, both to a full JID); an invitation to the bare JID is copied.
+    if (!s.to.is_bare() && s.element.first_child("x", kMucUserNs)) return;
     std::vector<xmpp::Session*> recipients;
     if (xmpp::Session* addressed = s.to.is_bare() ? nullptr : sessions().find(s.to)) {
       recipients.push_back(addressed);
     } else {
       // A full JID that is not online is handled as the bare JID (RFC 6121 §8.5.3.2.1).
       recipients = xmpp::bare_message_recipients(sessions().resources(user->first), s.type);
+      // Nobody gets it now: it goes to offline storage (or is refused), and
+      // a copy beside it would show the user a message twice, or one that
+      // the sender was told did not arrive.
+      if (recipients.empty()) return;
     }
     copy_to(user->first, user->second, "received", s.element, recipients);
   }
@@ -160,8 +164,9 @@ void start(xmpp::ModuleContext& ctx) {
   Carbons& carbons = ctx.keep(std::make_unique<Keeper>(ctx)).carbons;
   ctx.add_disco_feature(std::string(kNs));
   ctx.on_iq(xmpp::IqType::Set, kNs, [&carbons](const xmpp::IqRequest& request) { carbons.set(request); });
-  // Lowest priority: only what every other module let through is copied
-  // (a blocked message is not).
+  // Lowest priority: only what every other module let through is copied.
+  // A message to a blocked contact stops at the blocking module's outbound
+  // hook; one from a blocked sender at stanza/inbound, before message/*.
   ctx.on(xmpp::events::outbound, -1000, [&carbons](xmpp::StanzaEvent& e) {
     carbons.sent(e.stanza);
     return xmpp::HookResult::Pass;

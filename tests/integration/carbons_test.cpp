@@ -17,7 +17,7 @@ constexpr std::string_view kForwardNs = "urn:xmpp:forward:0";
 struct Users {
   TestServer server{[] {
     ServerOptions options;
-    options.modules = {"disco", "ping", "carbons", "blocking"};
+    options.modules = {"disco", "ping", "carbons", "blocking", "offline"};
     return options;
   }()};
   Users() {
@@ -176,7 +176,9 @@ TEST_CASE("carbons: a received message is copied to the enabled resources that d
   SUBCASE("a full JID that is offline is delivered as to the bare JID, copies as for it") {
     bob->send("<message to='alice@localhost/gone' type='chat'><body>left?</body></message>");
     REQUIRE(phone->next_named("message"));
-    CHECK(messages_so_far(*desk).size() == 1);
+    std::vector<xml::Element> at_desk = messages_so_far(*desk);
+    REQUIRE(at_desk.size() == 1);
+    CHECK_FALSE(at_desk[0].first_child("received", kCarbonsNs));  // the message itself
     std::vector<xml::Element> at_away = messages_so_far(*away);
     REQUIRE(at_away.size() == 1);
     CHECK(body_of(unwrap(at_away[0], "received", "alice@localhost/away")) == "left?");
@@ -198,7 +200,6 @@ TEST_CASE("carbons: what is never copied") {
       "<message type='chat'><body>hint</body><no-copy xmlns='urn:xmpp:hints'/></message>",
       "<message type='normal'><subject>no body</subject></message>",
       "<message type='headline'><body>news</body></message>",
-      "<message type='chat'><body>from a room</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>",
   };
   for (const char* stanza : uncopied) {
     CAPTURE(stanza);
@@ -230,7 +231,19 @@ TEST_CASE("carbons: what is never copied") {
   REQUIRE(at_desk.size() == 1);
   CHECK(body_of(unwrap(at_desk[0], "sent", "alice@localhost/desk")) == "normal");
 
-  // A message the block list refuses is neither delivered nor copied.
+  // What a room sends one occupant (a private message, to the full JID) is
+  // not copied (§6); the user's own private message to an occupant is.
+  const std::string muc_x = "<x xmlns='http://jabber.org/protocol/muc#user'/>";
+  bob->send("<message to='alice@localhost/phone' type='chat'><body>from a room</body>" + muc_x + "</message>");
+  REQUIRE(phone->next_named("message"));
+  CHECK(messages_so_far(*desk).empty());
+  phone->send("<message to='bob@localhost/home' type='chat'><body>to an occupant</body>" + muc_x + "</message>");
+  REQUIRE(bob->next_named("message"));
+  at_desk = messages_so_far(*desk);
+  REQUIRE(at_desk.size() == 1);
+  CHECK(body_of(unwrap(at_desk[0], "sent", "alice@localhost/desk")) == "to an occupant");
+
+  // Messages the block list refuses, either way, are neither delivered nor copied.
   REQUIRE(ask(*phone, "", "<block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block>", "set")
               .attr("type") == "result");
   bob->send("<message to='alice@localhost/phone' type='chat'><body>blocked</body></message>");
@@ -239,6 +252,33 @@ TEST_CASE("carbons: what is never copied") {
   CHECK(refused->attr("type") == "error");
   CHECK(messages_so_far(*desk).empty());
   CHECK(messages_so_far(*phone).empty());
+
+  phone->send("<message to='bob@localhost/home' type='chat' id='tb'><body>to a blocked contact</body></message>");
+  std::optional<xml::Element> not_sent = phone->next_named("message");
+  REQUIRE(not_sent);
+  CHECK(not_sent->attr("type") == "error");
+  CHECK(messages_so_far(*desk).empty());
+  CHECK(messages_so_far(*bob).empty());
+}
+
+TEST_CASE("carbons: a message that nobody receives now goes to offline storage, not to carbons") {
+  Users u;
+  // Carbons enabled before the first presence, as clients do right after binding.
+  RawClient phone(u.server.starttls_port());
+  phone.login("alice", "a", "phone");
+  REQUIRE(carbons(phone, "enable").attr("type") == "result");
+  auto bob = online(u, "bob", "home");
+
+  bob->send("<message to='alice@localhost' type='chat'><body>while away</body></message>");
+  CHECK(messages_so_far(*bob).empty());  // stored, not refused
+  CHECK(messages_so_far(phone).empty());
+
+  phone.send("<presence/>");
+  std::vector<xml::Element> got = messages_so_far(phone);
+  REQUIRE(got.size() == 1);  // once, from offline storage
+  CHECK_FALSE(got[0].first_child("received", kCarbonsNs));
+  CHECK(body_of(got[0]) == "while away");
+  CHECK(got[0].first_child("delay", "urn:xmpp:delay"));
 }
 
 TEST_CASE("carbons: a resource that replaced an enabled one with the same name starts without carbons") {
