@@ -76,6 +76,17 @@ void register_core_options(OptionRegistry& registry) {
                   .doc = "Time a new connection has to finish TLS, SASL and resource binding; "
                          "then it gets <connection-timeout/>."});
 
+    registry.add({.key = "c2s.stream_management", .type = OptionType::Boolean, .default_value = "true",
+                  .doc = "Offer XEP-0198 stream management to clients: acknowledgements, without resumption. "
+                         "When a session ends, the chat and normal messages its client did not acknowledge are "
+                         "routed to the account again (its other resources, or offline storage), and IQ "
+                         "requests it did not acknowledge are answered with <service-unavailable/>.",
+                  .per_host = true});
+    registry.add({.key = "c2s.sm_max_unacked", .type = OptionType::Integer, .default_value = "1000",
+                  .min = 1, .max = 100'000,
+                  .doc = "Stanzas a client with stream management may leave unacknowledged; one more drops the "
+                         "session (its unacknowledged messages are routed again, as above).",
+                  .per_host = true});
     registry.add({.key = "c2s.ping_interval", .type = OptionType::Duration, .default_value = "\"60s\"",
                   .min = 1'000, .max = 86'400'000,
                   .doc = "After this long without input from a client, the server pings it (XEP-0199)."});

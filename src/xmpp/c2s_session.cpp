@@ -70,7 +70,7 @@ void C2sSession::check_liveness(uint64_t now_ms, uint64_t interval_ms, uint64_t 
     ping.set_attr("type", "get");
     ping.set_attr("id", ping_id_);
     ping.append(xml::Element("ping", "urn:xmpp:ping"));
-    write_element(ping);
+    write_stanza(ping);
   }
 }
 
@@ -187,6 +187,7 @@ void C2sSession::send_features() {
     // RFC 3921 session establishment, kept for old clients (RFC 6121 appendix E).
     xml::Element& session = features.append(xml::Element("session", std::string(ns::session)));
     session.append(xml::Element("optional", std::string(ns::session)));
+    if (offers_stream_management()) features.append(xml::Element("sm", std::string(ns::sm)));
   }
   if (HostContext* host = worker_.find_host(host_)) {
     StreamFeaturesEvent event{*this, features, authenticated_, tls_};
@@ -221,6 +222,10 @@ void C2sSession::on_stanza(xml::Element&& element) {
     if (!authenticated_ && !sasl_busy_ && offer_unauthenticated_iq(element)) return;
     // RFC 6120 §4.9.3.12: stanzas before authentication.
     close_with_stream_error("not-authorized", "authenticate first");
+    return;
+  }
+  if (element.ns() == ns::sm) {
+    handle_stream_management(element);
     return;
   }
   handle_stanza(std::move(element));
@@ -292,6 +297,7 @@ void C2sSession::leave_routing() {
     SessionEvent event{*this, *host};
     host->hooks().fire(events::session_closed, event);
   }
+  sm_route_unacked();
 }
 
 // ---- STARTTLS (RFC 6120 §5) -------------------------------------------------
@@ -324,6 +330,12 @@ void C2sSession::write_element(const xml::Element& element) {
   connection_->write(out);
 }
 
+void C2sSession::write_stanza(const xml::Element& stanza) {
+  std::string out;
+  xml::serialize(stanza, out, ns::client);
+  send_serialized(out);
+}
+
 void C2sSession::send(const xml::Element& stanza) {
   if (state_ != State::Negotiating) return;
   std::string out;
@@ -332,8 +344,15 @@ void C2sSession::send(const xml::Element& stanza) {
 }
 
 void C2sSession::send_serialized(std::string_view bytes) {
-  if (state_ != State::Negotiating) return;
+  if (state_ != State::Negotiating) {
+    // A dropped client stays bound until on_closed. With stream management
+    // what arrives meanwhile joins the unacknowledged, to be routed again.
+    if (state_ == State::Closing && sm_ && bound_) sm_->unacked.emplace_back(bytes);
+    return;
+  }
   connection_->write(bytes);
+  if (sm_) sm_count_sent(bytes);  // may drop the session
+  if (state_ != State::Negotiating) return;
   // A client that stops reading must not make the server buffer without
   // bound: past the limit the session is dropped (docs/ARCHITECTURE.md).
   if (connection_->pending_output_bytes() > worker_.max_output_buffer()) {
@@ -353,6 +372,7 @@ void C2sSession::handle_stanza(xml::Element&& element) {
     close_with_stream_error("unsupported-stanza-type", "only message, presence and iq are accepted");
     return;
   }
+  if (sm_) ++sm_->handled;  // XEP-0198 §4: every stanza received counts, answered or refused
   if (!bound_) {
     if (*kind == StanzaKind::Iq && element.first_child("bind", ns::bind) && element.attr("type") == "set") {
       handle_bind(element);
@@ -367,7 +387,7 @@ void C2sSession::handle_stanza(xml::Element&& element) {
     return;
   }
   if (*kind == StanzaKind::Iq && element.first_child("bind", ns::bind)) {
-    write_element(make_error_reply(element, errors::not_allowed, "a resource is already bound"));
+    write_stanza(make_error_reply(element, errors::not_allowed, "a resource is already bound"));
     return;
   }
   // RFC 6120 §8.1.2.1: the server stamps 'from'; a client may only claim itself.
@@ -439,7 +459,7 @@ void C2sSession::announce_bound() {
 void C2sSession::handle_session_iq(const xml::Element& iq) {
   xml::Element result = make_iq_result(iq);
   result.remove_attr("to");
-  write_element(result);
+  write_stanza(result);
 }
 
 }  // namespace parley::xmpp

@@ -6,6 +6,8 @@
 //   stream open -> STARTTLS -> stream open -> SASL2 with inline bind -> stanzas.
 // Stream-level logic lives in c2s_session.cpp, SASL in c2s_sasl.cpp and c2s_sasl2.cpp.
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +77,8 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   // True if `iq` answers our liveness ping (then it is consumed).
   bool answers_ping(const xml::Element& iq);
   void write_element(const xml::Element& element);
+  // A stanza the session itself answers with (counted by stream management).
+  void write_stanza(const xml::Element& stanza);
   void finish(std::string_view reason);
   // Unbinds and tells modules (session/closed); idempotent.
   void leave_routing();
@@ -145,6 +149,7 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
     std::string agent_id;    // <user-agent id/> (XEP-0388 §2.3), which FAST tokens belong to
     std::string token_mechanism;  // a FAST token to hand out on success, for this HT mechanism
     bool revoke_token = false;    // <fast invalidate='true'/> (XEP-0484 §8)
+    bool enable_sm = false;       // <enable xmlns='urn:xmpp:sm:3'/> inside the Bind2 request
   };
   std::optional<Sasl2Exchange> sasl2_;
   void finish_sasl2_success(const Sasl2Exchange& exchange, std::string_view additional_data,
@@ -154,6 +159,26 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   std::vector<std::string_view> fast_mechanisms() const;
   void sasl_fast(const xml::Element& authenticate);
   bool sasl_busy_ = false;  // a database or PBKDF2 step is under way
+
+  // XEP-0198 stream management, acknowledgements without resumption
+  // (c2s_stream_management.cpp): what the client has not acknowledged is
+  // routed again when the session ends, instead of being lost with it.
+  struct StreamManagement {
+    uint32_t handled = 0;            // stanzas received since <enable/>: the h we report
+    uint32_t acknowledged = 0;       // the client's last h
+    std::deque<std::string> unacked;  // stanzas sent and not yet acknowledged, oldest first
+    size_t max_unacked = 0;
+    bool ack_requested = false;      // an <r/> is out
+  };
+  std::optional<StreamManagement> sm_;
+  bool offers_stream_management() const;
+  void handle_stream_management(const xml::Element& element);
+  // Enables it (after bind, or inline in Bind2); the <enabled/> to send, or
+  // the <failed/> when it cannot be.
+  xml::Element enable_stream_management();
+  void sm_count_sent(std::string_view stanza);
+  void sm_acknowledge(const xml::Element& a);
+  void sm_route_unacked();
 };
 
 }  // namespace parley::xmpp

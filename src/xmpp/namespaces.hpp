@@ -16,5 +16,6 @@ inline constexpr std::string_view sasl_channel_binding = "urn:xmpp:sasl-cb:0";  
 inline constexpr std::string_view sasl2 = "urn:xmpp:sasl:2";                     // XEP-0388
 inline constexpr std::string_view bind2 = "urn:xmpp:bind:0";                     // XEP-0386
 inline constexpr std::string_view fast = "urn:xmpp:fast:0";                      // XEP-0484
+inline constexpr std::string_view sm = "urn:xmpp:sm:3";                         // XEP-0198
 inline constexpr std::string_view xml = "http://www.w3.org/XML/1998/namespace";
 }  // namespace parley::xmpp::ns

@@ -138,3 +138,33 @@ TEST_CASE("SASL2 is not offered before TLS and is refused there") {
   CHECK(refused->ns() == kSasl2);
   CHECK(condition_of(*refused, kSasl) == "encryption-required");
 }
+
+TEST_CASE("Bind2 enables stream management inline (XEP-0386, XEP-0198)") {
+  TestServer server;
+  server.add_user("alice@localhost", "secret");
+  RawClient client(server.starttls_port());
+  client.open_stream();
+  xml::Element features = client.starttls();
+  const xml::Element* authentication = features.first_child("authentication", kSasl2);
+  REQUIRE(authentication);
+  const xml::Element* bind = authentication->first_child("inline", kSasl2)->first_child("bind", kBind2);
+  REQUIRE(bind);
+  const xml::Element* offered = bind->first_child("inline", kBind2);
+  REQUIRE(offered);
+  bool sm = false;
+  for (const xml::Element& feature : offered->children()) sm |= feature.attr("var") == "urn:xmpp:sm:3";
+  CHECK(sm);
+
+  xml::Element success = scram_sasl2(client, "alice", "secret",
+                                     "<bind xmlns='urn:xmpp:bind:0'><tag>Phone</tag><enable xmlns='urn:xmpp:sm:3'/></bind>");
+  REQUIRE(success.name() == "success");
+  const xml::Element* bound = success.first_child("bound", kBind2);
+  REQUIRE(bound);
+  CHECK(bound->first_child("enabled", "urn:xmpp:sm:3"));
+  // Counting started with the success: one ping is one stanza handled.
+  CHECK(ping(client).attr("type") == "result");
+  client.send("<r xmlns='urn:xmpp:sm:3'/>");
+  std::optional<xml::Element> a = client.next_named("a");
+  REQUIRE(a);
+  CHECK(a->attr("h") == "1");
+}

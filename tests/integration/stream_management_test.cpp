@@ -1,0 +1,197 @@
+// XEP-0198 stream management for clients (acknowledgements, no resumption):
+// negotiation, the counts on both sides, and what happens to stanzas a
+// client never acknowledged when its session ends.
+#include <doctest/doctest.h>
+
+#include "harness/raw_client.hpp"
+#include "harness/test_server.hpp"
+#include "test_util.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+constexpr std::string_view kSm = "urn:xmpp:sm:3";
+
+TestServer make_server(const std::string& c2s_config = {}) {
+  ServerOptions options;
+  options.modules = {"disco", "ping", "offline", "version"};
+  options.c2s_config = c2s_config;
+  return TestServer(options);
+}
+
+// The next element that is not one of the server's <r/> requests.
+std::optional<xml::Element> next_skipping_requests(RawClient& client, int timeout_ms = 5000) {
+  while (std::optional<xml::Element> e = client.next(timeout_ms)) {
+    if (e->name() == "r" && e->ns() == kSm) continue;
+    return e;
+  }
+  return std::nullopt;
+}
+
+void enable(RawClient& client) {
+  client.send("<enable xmlns='urn:xmpp:sm:3'/>");
+  std::optional<xml::Element> enabled = client.next();
+  REQUIRE(enabled);
+  CHECK(enabled->name() == "enabled");
+  CHECK(enabled->ns() == kSm);
+  CHECK(enabled->attr("resume").empty());  // resumption is not offered
+}
+
+std::vector<std::string> offline_bodies(TestServer& server, const std::string& user, const std::string& password) {
+  RawClient again(server.starttls_port());
+  again.login(user, password, "again");
+  again.send("<presence/>");
+  std::vector<std::string> bodies;
+  while (std::optional<xml::Element> m = again.next_named("message", 1000)) {
+    CHECK(m->first_child("delay", "urn:xmpp:delay"));
+    bodies.push_back(m->first_child("body") ? m->first_child("body")->text() : "");
+  }
+  return bodies;
+}
+
+}  // namespace
+
+TEST_CASE("stream management: offered after authentication, enabled once after binding, counts both ways") {
+  TestServer server = make_server();
+  server.add_user("alice@localhost", "secret");
+  RawClient client(server.starttls_port());
+  client.open_stream();
+  client.starttls();
+  REQUIRE(client.authenticate("SCRAM-SHA-256", "alice", "secret").name() == "success");
+  xml::Element features = client.open_stream();
+  CHECK(features.first_child("sm", kSm));
+
+  // XEP-0198 §3: not before a resource is bound.
+  client.send("<enable xmlns='urn:xmpp:sm:3'/>");
+  std::optional<xml::Element> early = client.next();
+  REQUIRE(early);
+  CHECK(early->name() == "failed");
+  CHECK(early->first_child("unexpected-request"));
+
+  client.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>");
+  REQUIRE(client.next_named("iq"));
+  enable(client);
+  client.send("<enable xmlns='urn:xmpp:sm:3'/>");  // once only
+  std::optional<xml::Element> twice = client.next();
+  REQUIRE(twice);
+  CHECK(twice->name() == "failed");
+
+  // Two stanzas from the client (a ping and an IQ the server refuses) are
+  // two handled.
+  client.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+  client.send("<iq type='get' id='u1' to='localhost'><unknown xmlns='urn:example:nothing'/></iq>");
+  client.send("<r xmlns='urn:xmpp:sm:3'/>");
+  int results = 0;
+  std::optional<xml::Element> a;
+  int requests = 0;
+  while (std::optional<xml::Element> e = client.next()) {
+    if (e->name() == "r") ++requests;
+    if (e->name() == "iq") ++results;
+    if (e->name() == "a") {
+      a = e;
+      break;
+    }
+  }
+  REQUIRE(a);
+  CHECK(a->attr("h") == "2");
+  CHECK(results == 2);    // the pong and the error
+  CHECK(requests == 1);   // the server asks once until it hears back
+  client.send("<a xmlns='urn:xmpp:sm:3' h='2'/>");
+
+  // The server asks again for what it sends after an answer.
+  client.send("<iq type='get' id='p2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+  REQUIRE(client.next_named("iq"));
+  std::optional<xml::Element> r = client.next();
+  REQUIRE(r);
+  CHECK(r->name() == "r");
+
+  // More acknowledged than was sent (3 so far): a stream error that says so.
+  client.send("<a xmlns='urn:xmpp:sm:3' h='9'/>");
+  std::optional<xml::Element> error = client.next_named("error");
+  REQUIRE(error);
+  CHECK(RawClient::stream_error_condition(*error) == "undefined-condition");
+  const xml::Element* detail = error->first_child("handled-count-too-high", kSm);
+  REQUIRE(detail);
+  CHECK(detail->attr("h") == "9");
+  CHECK(detail->attr("send-count") == "3");
+  CHECK(client.wait_closed());
+  check_still_serving(server);
+}
+
+TEST_CASE("stream management: what the client did not acknowledge is not lost when its connection drops") {
+  TestServer server = make_server();
+  server.add_user("alice@localhost", "a");
+  server.add_user("bob@localhost", "b");
+  RawClient bob(server.starttls_port());
+  bob.login("bob", "b", "desk");
+  {
+    RawClient alice(server.starttls_port());
+    alice.login("alice", "a", "phone");
+    enable(alice);
+    alice.send("<presence/>");
+    bob.send("<message to='alice@localhost' type='chat'><body>one</body></message>");
+    std::optional<xml::Element> one = next_skipping_requests(alice);
+    REQUIRE(one);
+    REQUIRE(one->name() == "message");
+    alice.send("<a xmlns='urn:xmpp:sm:3' h='1'/>");  // "one" arrived
+
+    bob.send("<message to='alice@localhost/phone' type='chat'><body>two</body></message>");
+    bob.send("<iq type='get' id='v1' to='alice@localhost/phone'><query xmlns='jabber:iq:version'/></iq>");
+    bob.send("<message to='alice@localhost/phone' type='headline'><body>news</body></message>");
+    int seen = 0;
+    while (seen < 3) {
+      std::optional<xml::Element> e = next_skipping_requests(alice);
+      REQUIRE(e);
+      ++seen;
+    }
+    // The connection ends without a word; nothing after "one" was acknowledged.
+  }
+  // The IQ request is answered as for a resource that is gone (RFC 6121 §8.5.3.2.3).
+  std::optional<xml::Element> answer = bob.next_named("iq");
+  REQUIRE(answer);
+  CHECK(answer->attr("id") == "v1");
+  CHECK(answer->attr("type") == "error");
+  CHECK(condition_of(*answer, kStanzaErrors) == "service-unavailable");
+  // "two" went to offline storage; "one" was acknowledged and the headline is not kept.
+  CHECK(offline_bodies(server, "alice", "a") == std::vector<std::string>{"two"});
+}
+
+TEST_CASE("stream management: a client that acknowledges nothing is dropped at c2s.sm_max_unacked") {
+  TestServer server = make_server("sm_max_unacked = 3\n");
+  server.add_user("alice@localhost", "a");
+  server.add_user("bob@localhost", "b");
+  RawClient bob(server.starttls_port());
+  bob.login("bob", "b", "desk");
+  RawClient alice(server.starttls_port());
+  alice.login("alice", "a", "phone");
+  enable(alice);
+  alice.send("<presence/>");
+  ping(alice);  // presence processed; the pong is the first unacknowledged stanza
+  // In one write, so that the server routes all five in one turn: the ones
+  // after the drop reach a session that is closing but still bound.
+  std::string five;
+  for (int i = 1; i <= 5; ++i) five += "<message to='alice@localhost' type='chat'><body>m" + std::to_string(i) + "</body></message>";
+  bob.send(five);
+  CHECK(alice.wait_closed());
+  // Every message, in order: those written before the drop and those that
+  // came while the session was going.
+  CHECK(offline_bodies(server, "alice", "a") == std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"});
+}
+
+TEST_CASE("stream management: c2s.stream_management = false neither offers nor enables it") {
+  TestServer server = make_server("stream_management = false\n");
+  server.add_user("alice@localhost", "a");
+  RawClient client(server.starttls_port());
+  client.open_stream();
+  client.starttls();
+  REQUIRE(client.authenticate("SCRAM-SHA-256", "alice", "a").name() == "success");
+  CHECK_FALSE(client.open_stream().first_child("sm", kSm));
+  client.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+  REQUIRE(client.next_named("iq"));
+  client.send("<enable xmlns='urn:xmpp:sm:3'/>");
+  std::optional<xml::Element> failed = client.next();
+  REQUIRE(failed);
+  CHECK(failed->name() == "failed");
+}
