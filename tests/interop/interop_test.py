@@ -3,7 +3,8 @@
 
 Runs parleyd on the embedded default (its own PostgreSQL, created by initdb
 on first start), creates users with parleyctl, then:
-  - two slixmpp clients (STARTTLS, and direct TLS) exchange a message, ping
+  - two slixmpp clients (STARTTLS, and direct TLS) enable stream
+    management (XEP-0198, acknowledging throughout), exchange a message, ping
     the server and read its disco#info; a third one with slixmpp's carbons
     plugin gets copies of what the first sends and receives (XEP-0280);
   - file transfer with slixmpp's plugins: an HTTP File Upload (XEP-0363,
@@ -41,11 +42,13 @@ class Client(slixmpp.ClientXMPP):
         self.ready = asyncio.Event()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
-        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0203", "xep_0280", "xep_0363"):
+        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0198", "xep_0203", "xep_0280", "xep_0363"):
             self.register_plugin(plugin)
         self["xep_0065"].auto_accept = True
         self.socks5_data = asyncio.Queue()
         self.add_event_handler("socks5_data", lambda data: self.socks5_data.put_nowait(data))
+        self.sm_enabled = asyncio.Event()
+        self.add_event_handler("sm_enabled", lambda _: self.sm_enabled.set())
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", lambda m: self.received.put_nowait(m))
         self.add_event_handler("failed_all_auth", lambda _: self.ready.set())
@@ -107,6 +110,12 @@ async def slixmpp_part(port, direct_port, state_dir):
     await asyncio.wait_for(bob.ready.wait(), 20)
     check(alice.authenticated, "slixmpp signs in over STARTTLS")
     check(bob.authenticated, "slixmpp signs in over direct TLS")
+    try:
+        await asyncio.wait_for(asyncio.gather(alice.sm_enabled.wait(), bob.sm_enabled.wait()), 10)
+        enabled = True
+    except asyncio.TimeoutError:
+        enabled = False
+    check(enabled, "slixmpp's XEP-0198 plugin enables stream management")
 
     alice.send_message(mto="bob@localhost", mbody="hello from slixmpp", mtype="chat")
     msg = await asyncio.wait_for(bob.received.get(), 10)
