@@ -43,9 +43,14 @@ xmpp::HookResult store(xmpp::ModuleContext& ctx, OfflineState& state, xmpp::Stan
 
   std::string stamp = core::xep0082_datetime(std::time(nullptr));
   xml::Element stored = s.element;
-  xml::Element& delay = stored.append(xml::Element("delay", std::string(kDelayNs)));
-  delay.set_attr("from", ctx.host());
-  delay.set_attr("stamp", stamp);
+  // A message delivered from storage before, which a session then never
+  // acknowledged (XEP-0198), comes back with its first stamp: it keeps it.
+  const xml::Element* earlier = stored.first_child("delay", kDelayNs);
+  if (!earlier || earlier->attr("from") != ctx.host()) {
+    xml::Element& delay = stored.append(xml::Element("delay", std::string(kDelayNs)));
+    delay.set_attr("from", ctx.host());
+    delay.set_attr("stamp", stamp);
+  }
 
   // The worker owns the router and the database client; a database callback
   // only runs while the client (hence the worker) exists, so the router may

@@ -78,14 +78,17 @@ void register_core_options(OptionRegistry& registry) {
 
     registry.add({.key = "c2s.stream_management", .type = OptionType::Boolean, .default_value = "true",
                   .doc = "Offer XEP-0198 stream management to clients: acknowledgements, without resumption. "
-                         "When a session ends, the chat and normal messages its client did not acknowledge are "
-                         "routed to the account again (its other resources, or offline storage), and IQ "
-                         "requests it did not acknowledge are answered with <service-unavailable/>.",
+                         "When a session ends, the chat and normal messages its client did not acknowledge go "
+                         "to offline storage if the account has no other available resource (otherwise the "
+                         "sender of one addressed to that resource alone gets <recipient-unavailable/>), and "
+                         "IQ requests it did not acknowledge are answered with <service-unavailable/>.",
                   .per_host = true});
     registry.add({.key = "c2s.sm_max_unacked", .type = OptionType::Integer, .default_value = "1000",
                   .min = 1, .max = 100'000,
-                  .doc = "Stanzas a client with stream management may leave unacknowledged; one more drops the "
-                         "session (its unacknowledged messages are routed again, as above).",
+                  .doc = "Stanzas a client with stream management may leave unacknowledged. Past this, a "
+                         "request for acknowledgement that stays unanswered for c2s.ping_timeout ends the "
+                         "session with <resource-constraint/>; past four times this, or sixteen times "
+                         "limits.max_output_buffer in bytes, the client is dropped at once.",
                   .per_host = true});
     registry.add({.key = "c2s.ping_interval", .type = OptionType::Duration, .default_value = "\"60s\"",
                   .min = 1'000, .max = 86'400'000,

@@ -51,6 +51,12 @@ C2sSession::~C2sSession() = default;
 
 void C2sSession::check_liveness(uint64_t now_ms, uint64_t interval_ms, uint64_t timeout_ms) {
   if (!bound_ || state_ != State::Negotiating) return;
+  if (sm_overdue(now_ms, timeout_ms)) {
+    worker_.log().info("c2s", id(), sm_->unacked.size(), " stanzas unacknowledged, no answer to <r/> for ",
+                       timeout_ms, " ms");
+    close_with_stream_error("resource-constraint", "too many stanzas left unacknowledged");
+    return;
+  }
   if (!ping_id_.empty()) {
     // Any input counts as a sign of life, not only the pong.
     if (last_input_ms_ > ping_sent_ms_) {

@@ -167,8 +167,10 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
     uint32_t handled = 0;            // stanzas received since <enable/>: the h we report
     uint32_t acknowledged = 0;       // the client's last h
     std::deque<std::string> unacked;  // stanzas sent and not yet acknowledged, oldest first
+    size_t unacked_bytes = 0;
     size_t max_unacked = 0;
     bool ack_requested = false;      // an <r/> is out
+    uint64_t requested_ms = 0;       // since when
   };
   std::optional<StreamManagement> sm_;
   bool offers_stream_management() const;
@@ -177,6 +179,10 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   // the <failed/> when it cannot be.
   xml::Element enable_stream_management();
   void sm_count_sent(std::string_view stanza);
+  void sm_request_ack();
+  // From check_liveness: past c2s.sm_max_unacked, an ack request that stays
+  // unanswered for the ping timeout ends the session.
+  bool sm_overdue(uint64_t now_ms, uint64_t timeout_ms) const;
   void sm_acknowledge(const xml::Element& a);
   void sm_route_unacked();
 };

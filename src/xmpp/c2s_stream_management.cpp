@@ -1,9 +1,9 @@
 // XEP-0198 Stream Management for client sessions: acknowledgements, without
 // resumption. A phone whose connection dies without a FIN keeps "receiving"
 // into a dead socket until the liveness ping notices (c2s.ping_interval +
-// ping_timeout). With acknowledgements the server knows what never arrived
-// and, when the session ends, routes it again: to the account's other
-// resources, or to offline storage.
+// ping_timeout). With acknowledgements the server knows what never arrived;
+// when the session ends it stores those messages offline if this was the
+// account's last available resource, as Prosody's mod_smacks does.
 #include <charconv>
 
 #include "core/config.hpp"
@@ -27,24 +27,34 @@ xml::Element sm_failed(StanzaErrorCondition condition) {
   return failed;
 }
 
-// What a session that ends owes the stanzas its client never acknowledged:
-// a chat or normal message from someone else is routed again to the
-// account, an IQ request is answered with the error a missing resource gets
-// (RFC 6121 §8.5.3.2.3). The rest (presence, headlines, carbon copies from
-// the account itself) is stale or repeated elsewhere and is dropped.
-enum class Redo { Reroute, Bounce, Drop };
+// What a session that ends does with a stanza its client never acknowledged.
+//  - A chat or normal message from another account: if no other resource of
+//    the account is available, it goes to offline storage (routed to the bare
+//    JID, which now has no recipient). Otherwise, if it was addressed to the
+//    bare JID, the other resources got it too and it is dropped; if it was
+//    addressed to this resource alone, its sender gets <recipient-unavailable/>.
+//  - An IQ request is answered as for a resource that is gone
+//    (<service-unavailable/>, RFC 6121 §8.5.3.2.3).
+//  - The rest (presence, headlines, errors, the account's own carbon copies)
+//    is stale or exists elsewhere, and is dropped.
+enum class Redo { Store, Refuse, Bounce, Drop };
 
-Redo redo_for(const xml::Element& stanza, const Jid& session_jid) {
+Redo redo_for(const xml::Element& stanza, const Jid& session_jid, bool others_available) {
   std::optional<Jid> from = Jid::parse(stanza.attr("from"));
   if (!from) return Redo::Drop;
-  if (stanza.name() == "iq") {
-    std::string_view type = stanza.attr("type");
-    return type == "get" || type == "set" ? Redo::Bounce : Redo::Drop;
-  }
-  if (stanza.name() != "message" || from->bare() == session_jid.bare()) return Redo::Drop;
   std::string_view type = stanza.attr("type");
-  return type.empty() || type == "normal" || type == "chat" ? Redo::Reroute : Redo::Drop;
+  if (stanza.name() == "iq") return type == "get" || type == "set" ? Redo::Bounce : Redo::Drop;
+  if (stanza.name() != "message" || from->bare() == session_jid.bare()) return Redo::Drop;
+  if (!type.empty() && type != "normal" && type != "chat") return Redo::Drop;
+  if (!others_available) return Redo::Store;
+  return stanza.attr("to") == session_jid.str() ? Redo::Refuse : Redo::Drop;
 }
+
+// Past this many times c2s.sm_max_unacked, or this many times
+// limits.max_output_buffer in bytes, a session is dropped at once: memory
+// stays bounded even while the ack request has time to be answered.
+constexpr size_t kHardLimitFactor = 4;
+constexpr size_t kHardBytesFactor = 16;
 
 // A stanza as send_serialized() wrote it: in the stream's default namespace,
 // jabber:client, which it does not declare; to read it alone, it must.
@@ -82,8 +92,8 @@ void C2sSession::handle_stream_management(const xml::Element& element) {
   } else if (name == "enable") {
     write_element(enable_stream_management());
   } else if (name == "resume") {
-    // Sessions are not kept for resumption: the client binds a new one.
-    write_element(sm_failed(errors::item_not_found));
+    // XEP-0198 §5: a server that does not keep sessions says so.
+    write_element(sm_failed(errors::feature_not_implemented));
   } else {
     close_with_stream_error("unsupported-stanza-type", "unknown stream management element");
   }
@@ -100,21 +110,31 @@ xml::Element C2sSession::enable_stream_management() {
 
 void C2sSession::sm_count_sent(std::string_view stanza) {
   sm_->unacked.emplace_back(stanza);
-  if (sm_->unacked.size() > sm_->max_unacked) {
+  sm_->unacked_bytes += stanza.size();
+  if (sm_->unacked.size() > kHardLimitFactor * sm_->max_unacked ||
+      sm_->unacked_bytes > kHardBytesFactor * worker_.max_output_buffer()) {
     // As for a client that stops reading: we may be inside a fan-out over
     // this account's sessions, so the session leaves routing in on_closed,
-    // where the queue is routed again.
-    worker_.log().warn("c2s", id(), "client acknowledges nothing (", sm_->unacked.size(),
-                       " stanzas waiting); dropping the session");
+    // where the queue is handled.
+    worker_.log().warn("c2s", id(), "client acknowledges nothing (", sm_->unacked.size(), " stanzas, ",
+                       sm_->unacked_bytes, " bytes waiting); dropping the session");
     state_ = State::Closing;
     connection_->abort();
     return;
   }
-  if (!sm_->ack_requested) {
-    // Written behind the stanza in the same flush: no extra packet.
-    connection_->write("<r xmlns='urn:xmpp:sm:3'/>");
-    sm_->ack_requested = true;
-  }
+  if (!sm_->ack_requested) sm_request_ack();
+}
+
+void C2sSession::sm_request_ack() {
+  // Written behind the stanza in the same flush: no extra packet.
+  connection_->write("<r xmlns='urn:xmpp:sm:3'/>");
+  sm_->ack_requested = true;
+  sm_->requested_ms = uv_now(worker_.loop());
+}
+
+bool C2sSession::sm_overdue(uint64_t now_ms, uint64_t timeout_ms) const {
+  return sm_ && sm_->ack_requested && sm_->unacked.size() > sm_->max_unacked &&
+         now_ms - sm_->requested_ms >= timeout_ms;
 }
 
 void C2sSession::sm_acknowledge(const xml::Element& a) {
@@ -138,29 +158,34 @@ void C2sSession::sm_acknowledge(const xml::Element& a) {
     close_stream();
     return;
   }
-  sm_->unacked.erase(sm_->unacked.begin(), sm_->unacked.begin() + newly);
+  for (uint32_t i = 0; i < newly; ++i) {
+    sm_->unacked_bytes -= sm_->unacked.front().size();
+    sm_->unacked.pop_front();
+  }
   sm_->acknowledged = h;
   sm_->ack_requested = false;
-  if (!sm_->unacked.empty()) {
-    // Stanzas went out after our <r/>: ask about them too.
-    connection_->write("<r xmlns='urn:xmpp:sm:3'/>");
-    sm_->ack_requested = true;
-  }
+  // Stanzas went out after our <r/>: ask about them too.
+  if (!sm_->unacked.empty()) sm_request_ack();
 }
 
 void C2sSession::sm_route_unacked() {
   if (!sm_ || sm_->unacked.empty()) return;
   std::deque<std::string> unacked = std::move(sm_->unacked);
   sm_.reset();
-  size_t rerouted = 0;
+  // The session is already unbound: these are the account's other resources.
+  bool others_available = !bare_message_recipients(worker_.sessions().resources(jid().bare()), "chat").empty();
+  size_t stored = 0;
   for (const std::string& bytes : unacked) {
     std::optional<xml::Element> stanza = parse_sent(bytes);
     if (!stanza) continue;
-    switch (redo_for(*stanza, jid())) {
-      case Redo::Reroute:
+    switch (redo_for(*stanza, jid(), others_available)) {
+      case Redo::Store:
         stanza->set_attr("to", jid().bare_str());
         worker_.router().send_from_server(std::move(*stanza));
-        ++rerouted;
+        ++stored;
+        break;
+      case Redo::Refuse:
+        worker_.router().send_from_server(make_error_reply(*stanza, errors::recipient_unavailable));
         break;
       case Redo::Bounce:
         worker_.router().send_from_server(make_error_reply(*stanza, errors::service_unavailable));
@@ -169,8 +194,8 @@ void C2sSession::sm_route_unacked() {
         break;
     }
   }
-  worker_.log().info("c2s", id(), unacked.size(), " stanzas were not acknowledged; ", rerouted,
-                     " messages routed to the account again");
+  worker_.log().info("c2s", id(), unacked.size(), " stanzas were not acknowledged; ", stored,
+                     " messages go to offline storage");
 }
 
 }  // namespace parley::xmpp

@@ -3,8 +3,12 @@
 // client never acknowledged when its session ends.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
+#include "store/pg_sync.hpp"
 #include "test_util.hpp"
 
 using namespace parley;
@@ -45,7 +49,9 @@ std::vector<std::string> offline_bodies(TestServer& server, const std::string& u
   again.send("<presence/>");
   std::vector<std::string> bodies;
   while (std::optional<xml::Element> m = again.next_named("message", 1000)) {
-    CHECK(m->first_child("delay", "urn:xmpp:delay"));
+    int delays = 0;
+    for (const xml::Element& child : m->children()) delays += child.name() == "delay";
+    CHECK(delays == 1);
     bodies.push_back(m->first_child("body") ? m->first_child("body")->text() : "");
   }
   return bodies;
@@ -69,6 +75,13 @@ TEST_CASE("stream management: offered after authentication, enabled once after b
   REQUIRE(early);
   CHECK(early->name() == "failed");
   CHECK(early->first_child("unexpected-request"));
+
+  // Sessions are not kept, so there is nothing to resume (XEP-0198 §5).
+  client.send("<resume xmlns='urn:xmpp:sm:3' previd='some-id' h='0'/>");
+  std::optional<xml::Element> resume = client.next();
+  REQUIRE(resume);
+  CHECK(resume->name() == "failed");
+  CHECK(resume->first_child("feature-not-implemented"));
 
   client.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>");
   REQUIRE(client.next_named("iq"));
@@ -154,12 +167,73 @@ TEST_CASE("stream management: what the client did not acknowledge is not lost wh
   CHECK(answer->attr("id") == "v1");
   CHECK(answer->attr("type") == "error");
   CHECK(condition_of(*answer, kStanzaErrors) == "service-unavailable");
-  // "two" went to offline storage; "one" was acknowledged and the headline is not kept.
+  // alice had no other resource: "two" went to offline storage. "one" was
+  // acknowledged.
   CHECK(offline_bodies(server, "alice", "a") == std::vector<std::string>{"two"});
 }
 
-TEST_CASE("stream management: a client that acknowledges nothing is dropped at c2s.sm_max_unacked") {
-  TestServer server = make_server("sm_max_unacked = 3\n");
+TEST_CASE("stream management: with another resource online, nothing is stored or delivered twice") {
+  TestServer server = make_server();
+  server.add_user("alice@localhost", "a");
+  server.add_user("bob@localhost", "b");
+  RawClient bob(server.starttls_port());
+  bob.login("bob", "b", "home");
+  RawClient desk(server.starttls_port());
+  desk.login("alice", "a", "desk");
+  desk.send("<presence/>");
+  ping(desk);
+  {
+    RawClient phone(server.starttls_port());
+    phone.login("alice", "a", "phone");
+    enable(phone);
+    phone.send("<presence/>");
+    bob.send("<message to='alice@localhost' type='chat' id='both'><body>to both</body></message>");
+    bob.send("<message to='alice@localhost/phone' type='chat' id='one'><body>phone only</body></message>");
+    std::optional<xml::Element> first = phone.next_named("message");
+    std::optional<xml::Element> second = phone.next_named("message");
+    REQUIRE(first);
+    REQUIRE(second);
+  }
+  // The sender learns that the message for the phone alone did not arrive.
+  std::optional<xml::Element> refused = bob.next_named("message");
+  REQUIRE(refused);
+  CHECK(refused->attr("id") == "one");
+  CHECK(refused->attr("type") == "error");
+  CHECK(condition_of(*refused, kStanzaErrors) == "recipient-unavailable");
+  // The desk got "to both" once, as it was sent, and not again.
+  std::vector<std::string> at_desk;
+  ping(desk, "localhost", Others::Kept);
+  while (std::optional<xml::Element> m = desk.next(300)) {
+    if (m->name() == "message") at_desk.push_back(m->first_child("body")->text());
+  }
+  CHECK(at_desk == std::vector<std::string>{"to both"});
+  desk.send("</stream:stream>");
+  CHECK(desk.wait_closed());
+  CHECK(offline_bodies(server, "alice", "a").empty());
+}
+
+TEST_CASE("stream management: an ack request unanswered past c2s.sm_max_unacked for ping_timeout ends the session") {
+  TestServer server = make_server("sm_max_unacked = 3\nping_timeout = \"1s\"\n");
+  server.add_user("alice@localhost", "a");
+  server.add_user("bob@localhost", "b");
+  RawClient bob(server.starttls_port());
+  bob.login("bob", "b", "desk");
+  RawClient alice(server.starttls_port());
+  alice.login("alice", "a", "phone");
+  enable(alice);
+  alice.send("<presence/>");
+  for (int i = 1; i <= 5; ++i) {
+    bob.send("<message to='alice@localhost' type='chat'><body>m" + std::to_string(i) + "</body></message>");
+  }
+  std::optional<xml::Element> error = alice.next_named("error", 5000);
+  REQUIRE(error);
+  CHECK(RawClient::stream_error_condition(*error) == "resource-constraint");
+  CHECK(alice.wait_closed());
+  CHECK(offline_bodies(server, "alice", "a") == std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"});
+}
+
+TEST_CASE("stream management: four times c2s.sm_max_unacked waiting drops the client at once") {
+  TestServer server = make_server("sm_max_unacked = 1\n");
   server.add_user("alice@localhost", "a");
   server.add_user("bob@localhost", "b");
   RawClient bob(server.starttls_port());
@@ -169,15 +243,58 @@ TEST_CASE("stream management: a client that acknowledges nothing is dropped at c
   enable(alice);
   alice.send("<presence/>");
   ping(alice);  // presence processed; the pong is the first unacknowledged stanza
-  // In one write, so that the server routes all five in one turn: the ones
-  // after the drop reach a session that is closing but still bound.
+  // In one write, so that the server routes all five in one turn: the last
+  // reaches a session that is closing but still bound.
   std::string five;
   for (int i = 1; i <= 5; ++i) five += "<message to='alice@localhost' type='chat'><body>m" + std::to_string(i) + "</body></message>";
   bob.send(five);
-  CHECK(alice.wait_closed());
-  // Every message, in order: those written before the drop and those that
-  // came while the session was going.
+  CHECK(alice.wait_closed(3000));  // at once, not after ping_timeout (30 s)
   CHECK(offline_bodies(server, "alice", "a") == std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"});
+}
+
+TEST_CASE("stream management: a mailbox larger than c2s.sm_max_unacked is delivered; unacknowledged, it is kept") {
+  TestServer server = make_server("sm_max_unacked = 3\nping_timeout = \"1s\"\n");
+  server.add_user("alice@localhost", "a");
+  server.add_user("bob@localhost", "b");
+  {
+    RawClient bob(server.starttls_port());
+    bob.login("bob", "b", "desk");
+    for (int i = 1; i <= 5; ++i) {
+      bob.send("<message to='alice@localhost' type='chat'><body>m" + std::to_string(i) + "</body></message>");
+    }
+    ping(bob);
+  }
+  auto read_mailbox = [](RawClient& alice) {
+    int messages = 0;
+    while (messages < 5) {
+      std::optional<xml::Element> e = next_skipping_requests(alice);
+      REQUIRE(e);
+      if (e->name() != "message") continue;
+      ++messages;
+      int delays = 0;
+      for (const xml::Element& child : e->children()) delays += child.name() == "delay";
+      CHECK(delays == 1);
+    }
+  };
+  {
+    // Delivered, then the connection dies before an acknowledgement: all five
+    // are stored again, each with its first stamp only.
+    RawClient alice(server.starttls_port());
+    alice.login("alice", "a", "phone");
+    enable(alice);
+    alice.send("<presence/>");
+    read_mailbox(alice);
+  }
+  store::PgSync db(server.conninfo());
+  CHECK(eventually([&] { return *db.exec("SELECT count(*) FROM offline_messages", {}).at(0, 0) == "5"; }));
+  RawClient alice(server.starttls_port());
+  alice.login("alice", "a", "phone");
+  enable(alice);
+  alice.send("<presence/>");
+  read_mailbox(alice);
+  alice.send("<a xmlns='urn:xmpp:sm:3' h='5'/>");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past ping_timeout
+  CHECK(ping(alice).attr("type") == "result");  // acknowledged in time: still served
 }
 
 TEST_CASE("stream management: c2s.stream_management = false neither offers nor enables it") {
@@ -194,4 +311,32 @@ TEST_CASE("stream management: c2s.stream_management = false neither offers nor e
   std::optional<xml::Element> failed = client.next();
   REQUIRE(failed);
   CHECK(failed->name() == "failed");
+}
+
+TEST_CASE("stream management: at shutdown a message no resource acknowledged is stored once, not once per resource") {
+  TestServer server = make_server();
+  server.add_user("alice@localhost", "a");
+  server.add_user("bob@localhost", "b");
+  RawClient bob(server.starttls_port());
+  bob.login("bob", "b", "desk");
+  std::vector<std::unique_ptr<RawClient>> resources;
+  for (int i = 0; i < 3; ++i) {
+    auto client = std::make_unique<RawClient>(server.starttls_port());
+    client->login("alice", "a", "r" + std::to_string(i));
+    enable(*client);
+    client->send("<presence/>");
+    ping(*client);
+    resources.push_back(std::move(client));
+  }
+  bob.send("<message to='alice@localhost' type='chat'><body>in flight</body></message>");
+  for (auto& client : resources) REQUIRE(client->next_named("message"));
+  server.stop();  // SIGTERM: every session ends, none acknowledged the message
+  for (auto& client : resources) {
+    int copies = 0;
+    while (std::optional<xml::Element> m = client->next_named("message", 500)) ++copies;
+    CHECK(copies == 0);  // nothing re-sent to the resources still closing
+  }
+  resources.clear();
+  server.start();
+  CHECK(offline_bodies(server, "alice", "a") == std::vector<std::string>{"in flight"});
 }
