@@ -71,6 +71,22 @@ std::string body_of(const xml::Element& message) {
   return body ? body->text() : std::string();
 }
 
+// The one message `client` got so far is the original with this body, not a copy.
+void got_the_original(RawClient& client, const std::string& body) {
+  std::vector<xml::Element> got = messages_so_far(client);
+  REQUIRE(got.size() == 1);
+  CHECK_FALSE(got[0].first_child("received", kCarbonsNs));
+  CHECK_FALSE(got[0].first_child("sent", kCarbonsNs));
+  CHECK(body_of(got[0]) == body);
+}
+
+// The one message `client` (this full JID) got so far is a <received/> copy of one with this body.
+void got_a_received_copy(RawClient& client, const std::string& jid, const std::string& body) {
+  std::vector<xml::Element> got = messages_so_far(client);
+  REQUIRE(got.size() == 1);
+  CHECK(body_of(unwrap(got[0], "received", jid)) == body);
+}
+
 }  // namespace
 
 TEST_CASE("carbons: announced in disco, enabled and disabled per resource, refused for others") {
@@ -165,23 +181,14 @@ TEST_CASE("carbons: a received message is copied to the enabled resources that d
   SUBCASE("a chat to the bare JID reaches every non-negative resource itself; only the negative one gets a copy") {
     bob->send("<message to='alice@localhost' type='chat'><body>to all</body></message>");
     REQUIRE(phone->next_named("message"));
-    std::vector<xml::Element> at_desk = messages_so_far(*desk);
-    REQUIRE(at_desk.size() == 1);
-    CHECK_FALSE(at_desk[0].first_child("received", kCarbonsNs));  // the message itself
-    CHECK(body_of(at_desk[0]) == "to all");
-    std::vector<xml::Element> at_away = messages_so_far(*away);
-    REQUIRE(at_away.size() == 1);
-    CHECK(body_of(unwrap(at_away[0], "received", "alice@localhost/away")) == "to all");
+    got_the_original(*desk, "to all");
+    got_a_received_copy(*away, "alice@localhost/away", "to all");
   }
   SUBCASE("a full JID that is offline is delivered as to the bare JID, copies as for it") {
     bob->send("<message to='alice@localhost/gone' type='chat'><body>left?</body></message>");
     REQUIRE(phone->next_named("message"));
-    std::vector<xml::Element> at_desk = messages_so_far(*desk);
-    REQUIRE(at_desk.size() == 1);
-    CHECK_FALSE(at_desk[0].first_child("received", kCarbonsNs));  // the message itself
-    std::vector<xml::Element> at_away = messages_so_far(*away);
-    REQUIRE(at_away.size() == 1);
-    CHECK(body_of(unwrap(at_away[0], "received", "alice@localhost/away")) == "left?");
+    got_the_original(*desk, "left?");
+    got_a_received_copy(*away, "alice@localhost/away", "left?");
   }
 }
 

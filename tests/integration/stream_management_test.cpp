@@ -43,6 +43,22 @@ void enable(RawClient& client) {
   CHECK(enabled->attr("resume").empty());  // resumption is not offered
 }
 
+// bob, and alice with stream management enabled and available.
+struct AliceAndBob {
+  TestServer server;
+  RawClient bob;
+  RawClient alice;
+  explicit AliceAndBob(const std::string& c2s_config)
+      : server(make_server(c2s_config)), bob(server.starttls_port()), alice(server.starttls_port()) {
+    server.add_user("alice@localhost", "a");
+    server.add_user("bob@localhost", "b");
+    bob.login("bob", "b", "desk");
+    alice.login("alice", "a", "phone");
+    enable(alice);
+    alice.send("<presence/>");
+  }
+};
+
 std::vector<std::string> offline_bodies(TestServer& server, const std::string& user, const std::string& password) {
   RawClient again(server.starttls_port());
   again.login(user, password, "again");
@@ -213,43 +229,27 @@ TEST_CASE("stream management: with another resource online, nothing is stored or
 }
 
 TEST_CASE("stream management: an ack request unanswered past c2s.sm_max_unacked for ping_timeout ends the session") {
-  TestServer server = make_server("sm_max_unacked = 3\nping_timeout = \"1s\"\n");
-  server.add_user("alice@localhost", "a");
-  server.add_user("bob@localhost", "b");
-  RawClient bob(server.starttls_port());
-  bob.login("bob", "b", "desk");
-  RawClient alice(server.starttls_port());
-  alice.login("alice", "a", "phone");
-  enable(alice);
-  alice.send("<presence/>");
+  AliceAndBob u("sm_max_unacked = 3\nping_timeout = \"1s\"\n");
   for (int i = 1; i <= 5; ++i) {
-    bob.send("<message to='alice@localhost' type='chat'><body>m" + std::to_string(i) + "</body></message>");
+    u.bob.send("<message to='alice@localhost' type='chat'><body>m" + std::to_string(i) + "</body></message>");
   }
-  std::optional<xml::Element> error = alice.next_named("error", 5000);
+  std::optional<xml::Element> error = u.alice.next_named("error", 5000);
   REQUIRE(error);
   CHECK(RawClient::stream_error_condition(*error) == "resource-constraint");
-  CHECK(alice.wait_closed());
-  CHECK(offline_bodies(server, "alice", "a") == std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"});
+  CHECK(u.alice.wait_closed());
+  CHECK(offline_bodies(u.server, "alice", "a") == std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"});
 }
 
 TEST_CASE("stream management: four times c2s.sm_max_unacked waiting drops the client at once") {
-  TestServer server = make_server("sm_max_unacked = 1\n");
-  server.add_user("alice@localhost", "a");
-  server.add_user("bob@localhost", "b");
-  RawClient bob(server.starttls_port());
-  bob.login("bob", "b", "desk");
-  RawClient alice(server.starttls_port());
-  alice.login("alice", "a", "phone");
-  enable(alice);
-  alice.send("<presence/>");
-  ping(alice);  // presence processed; the pong is the first unacknowledged stanza
+  AliceAndBob u("sm_max_unacked = 1\n");
+  ping(u.alice);  // presence processed; the pong is the first unacknowledged stanza
   // In one write, so that the server routes all five in one turn: the last
   // reaches a session that is closing but still bound.
   std::string five;
   for (int i = 1; i <= 5; ++i) five += "<message to='alice@localhost' type='chat'><body>m" + std::to_string(i) + "</body></message>";
-  bob.send(five);
-  CHECK(alice.wait_closed(3000));  // at once, not after ping_timeout (30 s)
-  CHECK(offline_bodies(server, "alice", "a") == std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"});
+  u.bob.send(five);
+  CHECK(u.alice.wait_closed(3000));  // at once, not after ping_timeout (30 s)
+  CHECK(offline_bodies(u.server, "alice", "a") == std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"});
 }
 
 TEST_CASE("stream management: a mailbox larger than c2s.sm_max_unacked is delivered; unacknowledged, it is kept") {
