@@ -36,10 +36,19 @@ tls_port = {https_port}
 """
 
 
+# A port is free only until the server binds it, later: two calls in a row
+# may get the same one from the kernel, so none is handed out twice.
+_handed_out_ports = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out_ports:
+            _handed_out_ports.add(port)
+            return port
 
 
 def wait_port(port, seconds=60):

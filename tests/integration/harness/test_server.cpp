@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -120,15 +121,23 @@ void TestCa::issue(const std::vector<std::string>& names, const std::string& fil
 std::string cluster_conninfo() { return cluster().postgres->conninfo(); }
 
 uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  // A port is free only until it is bound, and parleyd binds its ports
+  // later: two calls in a row may get the same one from the kernel (it
+  // happened to an s2s listener and an HTTP port). So no port is handed out
+  // twice by this test process.
+  static std::set<uint16_t> handed_out;
+  while (true) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    uint16_t port = ntohs(addr.sin_port);
+    if (handed_out.insert(port).second) return port;
+  }
 }
 
 int run_program(const std::vector<std::string>& argv, std::string& output, const std::string& stdin_text) {
