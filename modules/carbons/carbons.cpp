@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/string_hash.hpp"
 #include "xmpp/module_api.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/router.hpp"
@@ -22,24 +23,14 @@ constexpr std::string_view kForwardNs = "urn:xmpp:forward:0";  // XEP-0297
 constexpr std::string_view kHintsNs = "urn:xmpp:hints";        // XEP-0334
 constexpr std::string_view kMucUserNs = "http://jabber.org/protocol/muc#user";
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
 using ResourceIds = std::map<std::string, uint64_t, std::less<>>;
-using UsersWithCarbons = std::unordered_map<std::string, ResourceIds, StringHash, std::equal_to<>>;
+using UsersWithCarbons = std::unordered_map<std::string, ResourceIds, core::StringHash, std::equal_to<>>;
 // The resources that enabled carbons, by bare JID: full JID -> session id,
 // so that a resource that replaced one with the same name (RFC 6120 §7.7.2.2)
 // is not taken for it. Kept across a reload: no query can rebuild it.
 struct EnabledResources {
   UsersWithCarbons users;
 };
-
-// "node@domain" without a copy: every message passes through here.
-std::string_view bare_of(const xmpp::Jid& jid) {
-  std::string_view full = jid.str();
-  return jid.resource().empty() ? full : full.substr(0, full.size() - jid.resource().size() - 1);
-}
 
 // XEP-0280 §6 (the rules it suggests): chat messages, and normal ones with a
 // body; never what the sender marked <private/> or <no-copy/> (XEP-0334).
@@ -53,7 +44,7 @@ bool eligible(const xmpp::RoutedStanza& s) {
 
 // Between two resources of one account there is nothing to copy: every
 // resource is a party to the conversation.
-bool between_own_resources(const xmpp::RoutedStanza& s) { return s.to.empty() || bare_of(s.from) == bare_of(s.to); }
+bool between_own_resources(const xmpp::RoutedStanza& s) { return s.to.empty() || s.from.bare_view() == s.to.bare_view(); }
 
 class Carbons {
  public:
@@ -80,7 +71,7 @@ class Carbons {
   }
 
   void forget(const xmpp::Jid& full, uint64_t session_id) {
-    auto user = enabled_.find(bare_of(full));
+    auto user = enabled_.find(full.bare_view());
     if (user == enabled_.end()) return;
     auto resource = user->second.find(full.str());
     if (resource != user->second.end() && resource->second == session_id) user->second.erase(resource);
@@ -90,7 +81,7 @@ class Carbons {
   // XEP-0280 §8: the sender's other carbons-enabled resources get <sent/>.
   void sent(const xmpp::RoutedStanza& s) {
     if (!s.origin || s.kind != xmpp::StanzaKind::Message) return;
-    auto user = enabled_.find(bare_of(s.from));
+    auto user = enabled_.find(s.from.bare_view());
     if (user == enabled_.end() || between_own_resources(s) || !eligible(s)) return;
     copy_to(user->first, user->second, "sent", s.element, {s.origin});
   }
@@ -104,7 +95,7 @@ class Carbons {
       s.element.remove_children("private", kNs);
       return;
     }
-    auto user = enabled_.find(bare_of(s.to));
+    auto user = enabled_.find(s.to.bare_view());
     if (user == enabled_.end() || s.from.empty() || between_own_resources(s) || !eligible(s)) return;
     // §6: not what a room sends to one occupant (its messages and private
     // messages, both to a full JID); an invitation to the bare JID is copied.

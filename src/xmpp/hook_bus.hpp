@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/string_hash.hpp"
+
 namespace parley::xmpp {
 
 enum class HookResult { Pass, Handled };
@@ -71,10 +73,6 @@ class HookBus {
     std::function<HookResult(void*)> fn;
     bool removed = false;  // set during a fire; erased once no fire is running
   };
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   HookRegistration add(std::string_view name, int priority, std::function<HookResult(void*)> fn);
   void remove(const std::string& name, uint64_t id);
   HookResult fire_erased(std::string_view name, void* event);
@@ -82,7 +80,7 @@ class HookBus {
   // growing when another handler registers during a fire.
   using Handlers = std::vector<std::unique_ptr<Handler>>;
   void compact(Handlers& handlers);
-  std::unordered_map<std::string, Handlers, StringHash, std::equal_to<>> hooks_;
+  std::unordered_map<std::string, Handlers, core::StringHash, std::equal_to<>> hooks_;
   uint64_t next_id_ = 1;
   int firing_ = 0;
 };

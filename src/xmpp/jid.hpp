@@ -57,6 +57,10 @@ public:
     const std::string& str() const { return full_; }
     // "node@domain" or "domain".
     std::string bare_str() const;
+    // The same, as a view into str(): no copy, for lookups on the routing path.
+    std::string_view bare_view() const {
+        return std::string_view(full_).substr(0, resource_.empty() ? full_.size() : full_.size() - resource_.size() - 1);
+    }
 
     bool operator==(const Jid& other) const { return full_ == other.full_; }
     // Orders by domain, then node, then resource, so that the Jids of one

@@ -20,7 +20,7 @@ Session* SessionRegistry::bind(Session& session) {
 }
 
 void SessionRegistry::unbind(Session& session) {
-  auto it = by_bare_.find(session.jid().bare_str());
+  auto it = by_bare_.find(session.jid().bare_view());
   if (it == by_bare_.end()) return;
   size_t before = it->second.size();
   std::erase(it->second, &session);
@@ -29,14 +29,14 @@ void SessionRegistry::unbind(Session& session) {
 }
 
 Session* SessionRegistry::find(const Jid& full) const {
-  for (Session* s : resources(full.bare_str())) {
+  for (Session* s : resources(full.bare_view())) {
     if (s->jid().resource() == full.resource()) return s;
   }
   return nullptr;
 }
 
 std::span<Session* const> SessionRegistry::resources(const Jid& bare) const {
-  return resources(bare.bare_str());
+  return resources(bare.bare_view());
 }
 
 std::span<Session* const> SessionRegistry::resources(std::string_view bare) const {

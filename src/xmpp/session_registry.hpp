@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/string_hash.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/session.hpp"
 
@@ -27,11 +28,7 @@ class SessionRegistry {
   size_t size() const { return count_; }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, std::vector<Session*>, Hash, std::equal_to<>> by_bare_;
+  std::unordered_map<std::string, std::vector<Session*>, core::StringHash, std::equal_to<>> by_bare_;
   size_t count_ = 0;
 };
 

@@ -179,6 +179,12 @@ TEST_CASE("derived Jids and predicates") {
     CHECK(full.bare().str() == "romeo@example.net");
     CHECK(full.bare().is_bare());
     CHECK(full.bare_str() == "romeo@example.net");
+    // The view agrees with the copy, also without a node, without a
+    // resource, and with a '/' inside the resource.
+    CHECK(full.bare_view() == "romeo@example.net");
+    CHECK(Jid::parse("example.net/a/b")->bare_view() == "example.net");
+    CHECK(Jid::parse("romeo@example.net")->bare_view() == "romeo@example.net");
+    CHECK(Jid().bare_view().empty());
     CHECK(full.domain_jid().str() == "example.net");
     CHECK(full.domain_jid().is_domain());
 
