@@ -50,16 +50,16 @@ void IncomingLink::deliver(xml::Element&& stanza) {
 void IncomingLink::handle_stream_management(const xml::Element& element) {
   if (element.name() == "enable") {
     if (!authenticated_ || sm_enabled_) {
-      xml::Element failed("failed", std::string(kSmNs));
+      xml::Element failed("failed", std::string(xmpp::ns::sm));
       failed.append(xml::Element("unexpected-request", std::string(xmpp::ns::stanza_errors)));
       write_element(failed);
       return;
     }
     // XEP-0198 §3: without resumption; counting starts now.
     sm_enabled_ = true;
-    write_element(xml::Element("enabled", std::string(kSmNs)));
+    write_element(xml::Element("enabled", std::string(xmpp::ns::sm)));
   } else if (element.name() == "r" && sm_enabled_) {
-    xml::Element ack("a", std::string(kSmNs));
+    xml::Element ack("a", std::string(xmpp::ns::sm));
     ack.set_attr("h", std::to_string(sm_handled_));
     write_element(ack);
   }
@@ -149,7 +149,7 @@ void IncomingLink::send_features() {
     if (federation_.bidi_enabled()) features.append(xml::Element("bidi", std::string(kBidiFeatureNs)));
   }
   // XEP-0198: the peer may ask for acknowledgements once authenticated.
-  if (tls_ || plaintext) features.append(xml::Element("sm", std::string(kSmNs)));
+  if (tls_ || plaintext) features.append(xml::Element("sm", std::string(xmpp::ns::sm)));
   write_element(features);
 }
 
@@ -197,7 +197,7 @@ void IncomingLink::on_stanza(xml::Element&& element) {
     }
     return;
   }
-  if (ns == kSmNs) {
+  if (ns == xmpp::ns::sm) {
     handle_stream_management(element);
     return;
   }

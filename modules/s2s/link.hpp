@@ -22,7 +22,6 @@ inline constexpr std::string_view kDialbackNs = "jabber:server:dialback";
 inline constexpr std::string_view kDialbackFeatureNs = "urn:xmpp:features:dialback";
 inline constexpr std::string_view kBidiNs = "urn:xmpp:bidi";                  // XEP-0288
 inline constexpr std::string_view kBidiFeatureNs = "urn:xmpp:features:bidi";
-inline constexpr std::string_view kSmNs = "urn:xmpp:sm:3";                    // XEP-0198
 
 // Stanzas travel between servers in jabber:server and reach clients in
 // jabber:client (RFC 6120 §4.8.3); payload namespaces stay as they are.

@@ -177,7 +177,7 @@ void OutgoingLink::on_stanza(xml::Element&& element) {
     on_dialback(element);
     return;
   }
-  if (ns == kSmNs) {
+  if (ns == xmpp::ns::sm) {
     handle_stream_management(element);
     return;
   }
@@ -207,7 +207,7 @@ void OutgoingLink::on_features(const xml::Element& features) {
     close_with_stream_error("policy-violation", "unexpected stream features");
     return;
   }
-  peer_offers_sm_ = features.first_child("sm", kSmNs) != nullptr;
+  peer_offers_sm_ = features.first_child("sm", xmpp::ns::sm) != nullptr;
   if (authenticated_) {
     send_verifies();  // those asked for during the SASL exchange
     become_ready();
@@ -285,7 +285,7 @@ void OutgoingLink::become_ready() {
   // XEP-0198 on a one-way link: stanzas written from here on are counted by
   // the peer, so they are tracked at once, before <enabled/> comes back.
   if (peer_offers_sm_ && !bidi_) {
-    write_element(xml::Element("enable", std::string(kSmNs)));
+    write_element(xml::Element("enable", std::string(xmpp::ns::sm)));
     sm_enabled_ = true;
   }
   federation_.log().info("s2s", id_, "link ", local_, " -> ", remote_, " ready; ", queue_.size(), " stanzas queued");
@@ -314,7 +314,7 @@ void OutgoingLink::transmit(xml::Element&& stanza) {
   write_stanza(std::move(stanza));
   // One request at a time: the answer covers everything written before it.
   if (!ack_requested_) {
-    write_element(xml::Element("r", std::string(kSmNs)));
+    write_element(xml::Element("r", std::string(xmpp::ns::sm)));
     ack_requested_ = true;
   }
 }
@@ -343,7 +343,7 @@ void OutgoingLink::handle_stream_management(const xml::Element& element) {
     sm_acked_ = h;
     ack_requested_ = false;
     if (!unacked_.empty()) {
-      write_element(xml::Element("r", std::string(kSmNs)));
+      write_element(xml::Element("r", std::string(xmpp::ns::sm)));
       ack_requested_ = true;
     }
   }
