@@ -118,14 +118,14 @@ class Carbons {
   xmpp::SessionRegistry& sessions() { return ctx_.host_context().services().sessions(); }
 
   // Wraps `original` (XEP-0297) for each of `bare`'s carbons-enabled
-  // resources that is not in `skip`.
+  // resources that did not get the original itself.
   void copy_to(const std::string& bare, const ResourceIds& enabled, std::string_view direction,
-               const xml::Element& original, const std::vector<xmpp::Session*>& skip) {
+               const xml::Element& original, const std::vector<xmpp::Session*>& got_original) {
     std::optional<xml::Element> carbon;
     for (xmpp::Session* session : sessions().resources(bare)) {
       auto resource = enabled.find(session->jid().str());
       if (resource == enabled.end() || resource->second != session->id()) continue;
-      if (std::find(skip.begin(), skip.end(), session) != skip.end()) continue;
+      if (std::find(got_original.begin(), got_original.end(), session) != got_original.end()) continue;
       if (!carbon) carbon = wrap(bare, direction, original);
       carbon->set_attr("to", session->jid().str());
       session->send(*carbon);

@@ -357,8 +357,7 @@ void C2sSession::send_serialized(std::string_view bytes) {
     return;
   }
   connection_->write(bytes);
-  if (sm_) sm_count_sent(bytes);  // may drop the session
-  if (state_ != State::Negotiating) return;
+  if (sm_ && !sm_count_sent(bytes)) return;
   // A client that stops reading must not make the server buffer without
   // bound: past the limit the session is dropped (docs/ARCHITECTURE.md).
   if (connection_->pending_output_bytes() > worker_.max_output_buffer()) {

@@ -178,7 +178,9 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   // Enables it (after bind, or inline in Bind2); the <enabled/> to send, or
   // the <failed/> when it cannot be.
   xml::Element enable_stream_management();
-  void sm_count_sent(std::string_view stanza);
+  // Keeps a stanza just written until it is acknowledged; false when that
+  // made the session drop its client.
+  bool sm_count_sent(std::string_view stanza);
   void sm_request_ack();
   // From check_liveness: past c2s.sm_max_unacked, an ack request that stays
   // unanswered for the ping timeout ends the session.

@@ -108,7 +108,7 @@ xml::Element C2sSession::enable_stream_management() {
   return sm_element("enabled");  // no 'resume': resumption is not offered
 }
 
-void C2sSession::sm_count_sent(std::string_view stanza) {
+bool C2sSession::sm_count_sent(std::string_view stanza) {
   sm_->unacked.emplace_back(stanza);
   sm_->unacked_bytes += stanza.size();
   if (sm_->unacked.size() > kHardLimitFactor * sm_->max_unacked ||
@@ -120,9 +120,10 @@ void C2sSession::sm_count_sent(std::string_view stanza) {
                        sm_->unacked_bytes, " bytes waiting); dropping the session");
     state_ = State::Closing;
     connection_->abort();
-    return;
+    return false;
   }
   if (!sm_->ack_requested) sm_request_ack();
+  return true;
 }
 
 void C2sSession::sm_request_ack() {

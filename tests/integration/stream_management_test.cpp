@@ -26,7 +26,7 @@ TestServer make_server(const std::string& c2s_config = {}) {
 }
 
 // The next element that is not one of the server's <r/> requests.
-std::optional<xml::Element> next_skipping_requests(RawClient& client, int timeout_ms = 5000) {
+std::optional<xml::Element> next_past_ack_requests(RawClient& client, int timeout_ms = 5000) {
   while (std::optional<xml::Element> e = client.next(timeout_ms)) {
     if (e->name() == "r" && e->ns() == kSm) continue;
     return e;
@@ -161,7 +161,7 @@ TEST_CASE("stream management: what the client did not acknowledge is not lost wh
     enable(alice);
     alice.send("<presence/>");
     bob.send("<message to='alice@localhost' type='chat'><body>one</body></message>");
-    std::optional<xml::Element> one = next_skipping_requests(alice);
+    std::optional<xml::Element> one = next_past_ack_requests(alice);
     REQUIRE(one);
     REQUIRE(one->name() == "message");
     alice.send("<a xmlns='urn:xmpp:sm:3' h='1'/>");  // "one" arrived
@@ -171,7 +171,7 @@ TEST_CASE("stream management: what the client did not acknowledge is not lost wh
     bob.send("<message to='alice@localhost/phone' type='headline'><body>news</body></message>");
     int seen = 0;
     while (seen < 3) {
-      std::optional<xml::Element> e = next_skipping_requests(alice);
+      std::optional<xml::Element> e = next_past_ack_requests(alice);
       REQUIRE(e);
       ++seen;
     }
@@ -267,7 +267,7 @@ TEST_CASE("stream management: a mailbox larger than c2s.sm_max_unacked is delive
   auto read_mailbox = [](RawClient& alice) {
     int messages = 0;
     while (messages < 5) {
-      std::optional<xml::Element> e = next_skipping_requests(alice);
+      std::optional<xml::Element> e = next_past_ack_requests(alice);
       REQUIRE(e);
       if (e->name() != "message") continue;
       ++messages;
