@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -133,7 +134,20 @@ bool RawClient::read_some(int timeout_ms) {
     if (poll(&p, 1, timeout_ms) <= 0) return false;
   }
   char buffer[65536];
-  ssize_t n = ssl_ ? SSL_read(ssl_, buffer, sizeof buffer) : recv(fd_, buffer, sizeof buffer, 0);
+  ssize_t n = 0;
+  if (ssl_) {
+    // A record without application data (a TLS 1.3 session ticket) wakes
+    // poll() too; a blocking SSL_read would then wait for the next stanza,
+    // past the caller's timeout.
+    int flags = fcntl(fd_, F_GETFL);
+    fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+    n = SSL_read(ssl_, buffer, sizeof buffer);
+    int error = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, static_cast<int>(n));
+    fcntl(fd_, F_SETFL, flags);
+    if (error == SSL_ERROR_WANT_READ) return false;
+  } else {
+    n = recv(fd_, buffer, sizeof buffer, 0);
+  }
   if (n <= 0) {
     connection_closed_ = true;
     return false;
