@@ -96,7 +96,7 @@ void deliver(xmpp::ModuleContext& ctx, const xmpp::Jid& full) {
                              offline::put_back(services.database(), services.log(), host, username, messages);
                              return;
                            }
-                           for (const offline::StoredMessage& m : messages) session->send_serialized(m.stanza);
+                           for (const offline::StoredMessage& m : messages) session->send_serialized(m.stanza, nullptr);
                          });
 }
 

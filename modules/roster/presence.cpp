@@ -49,14 +49,14 @@ void broadcast(RosterState& state, const xmpp::Jid& user, xml::Element presence,
     for (xmpp::Session* session : sessions(state).resources(contact)) {
       if (!session->available()) continue;
       if (addressed.empty()) addressed = with_to(bytes, contact.str());
-      session->send_serialized(addressed);
+      session->send_serialized(addressed, &presence);
     }
   }
   std::string own;
   for (xmpp::Session* session : sessions(state).resources(user)) {
     if (!session->available()) continue;
     if (own.empty()) own = with_to(bytes, user.str());
-    session->send_serialized(own);
+    session->send_serialized(own, &presence);
   }
 }
 

@@ -40,7 +40,7 @@ void send_whole_roster(RosterState& state, const xmpp::IqRequest& request, Roste
   bytes += roster.serialized_items;
   xml::write_close_tag(query, bytes, xmpp::ns::client);
   xml::write_close_tag(result, bytes, xmpp::ns::client);
-  session->send_serialized(bytes);
+  session->send_serialized(bytes, nullptr);
 }
 
 void answer_get(RosterState& state, const xmpp::IqRequest& request, Roster& roster) {

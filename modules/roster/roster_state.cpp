@@ -198,7 +198,7 @@ void RosterState::deliver_to_available(const xmpp::Jid& user, const xml::Element
   for (xmpp::Session* session : ctx.host_context().services().sessions().resources(user.bare())) {
     if (!session->available()) continue;
     if (bytes.empty()) bytes = xml::to_string(stanza, xmpp::ns::client);
-    session->send_serialized(bytes);
+    session->send_serialized(bytes, &stanza);
   }
 }
 

@@ -27,9 +27,10 @@ xml::Element C2sSession::sasl2_feature() const {
   xml::Element authentication = offered_mechanisms(xml::Element("authentication", std::string(ns::sasl2)));
   xml::Element& inline_features = authentication.append(xml::Element("inline", std::string(ns::sasl2)));
   xml::Element& bind = inline_features.append(xml::Element("bind", std::string(ns::bind2)));
+  // XEP-0386 §3: features the client may enable inside its bind request;
+  // modules add theirs through the stream/features event.
+  xml::Element& features = bind.append(xml::Element("inline", std::string(ns::bind2)));
   if (offers_stream_management()) {
-    // XEP-0386 §3: features the client may enable inside its bind request.
-    xml::Element& features = bind.append(xml::Element("inline", std::string(ns::bind2)));
     features.append(xml::Element("feature", std::string(ns::bind2))).set_attr("var", std::string(ns::sm));
   }
   std::vector<std::string_view> fast = fast_mechanisms();
@@ -51,6 +52,7 @@ void C2sSession::handle_sasl2(const xml::Element& element) {
       sasl2_->bind = true;
       if (const xml::Element* tag = bind->first_child("tag", ns::bind2)) sasl2_->tag = tag->text();
       sasl2_->enable_sm = bind->first_child("enable", ns::sm) != nullptr;
+      sasl2_->bind_request = *bind;
     }
     if (const xml::Element* agent = element.first_child("user-agent", ns::sasl2)) {
       // XEP-0388 §2.3 asks for a UUID; a longer id gets no FAST token.
@@ -131,6 +133,10 @@ void C2sSession::finish_sasl2_success(const Sasl2Exchange& exchange, std::string
     xml::Element& bound_element = success.append(xml::Element("bound", std::string(ns::bind2)));
     // XEP-0386 §4: the answers to inline feature requests go inside <bound/>.
     if (exchange.enable_sm) bound_element.append(enable_stream_management());
+    if (HostContext* host = worker_.find_host(host_)) {
+      Bind2RequestEvent event{*this, *host, exchange.bind_request, bound_element};
+      host->hooks().fire(events::bind2_request, event);
+    }
   }
   if (token) {
     xml::Element& issued = success.append(xml::Element("token", std::string(ns::fast)));

@@ -173,10 +173,12 @@ void C2sSession::send_features() {
     xml::Element& starttls = features.append(xml::Element("starttls", std::string(ns::tls)));
     if (tls_required) starttls.append(xml::Element("required", std::string(ns::tls)));
   }
+  xml::Element* bind2_inline = nullptr;
   if (!authenticated_) {
     if (tls_ || !tls_required) {
       features.append(mechanisms_feature());
-      features.append(sasl2_feature());
+      xml::Element& sasl2 = features.append(sasl2_feature());
+      bind2_inline = sasl2.first_child("inline", ns::sasl2)->first_child("bind", ns::bind2)->first_child("inline", ns::bind2);
       if (tls_) {
         // XEP-0440: tell the client which channel-binding types we support.
         xml::Element cb("sasl-channel-binding", std::string(ns::sasl_channel_binding));
@@ -196,8 +198,15 @@ void C2sSession::send_features() {
     if (offers_stream_management()) features.append(xml::Element("sm", std::string(ns::sm)));
   }
   if (HostContext* host = worker_.find_host(host_)) {
-    StreamFeaturesEvent event{*this, features, authenticated_, tls_};
+    StreamFeaturesEvent event{*this, features, authenticated_, tls_, bind2_inline};
     host->hooks().fire(events::stream_features, event);
+  }
+  // XEP-0386 §3: an empty list of inline features is left out.
+  if (bind2_inline && bind2_inline->element_count() == 0) {
+    features.first_child("authentication", ns::sasl2)
+        ->first_child("inline", ns::sasl2)
+        ->first_child("bind", ns::bind2)
+        ->remove_children("inline", ns::bind2);
   }
   write_element(features);
 }
@@ -234,7 +243,22 @@ void C2sSession::on_stanza(xml::Element&& element) {
     handle_stream_management(element);
     return;
   }
+  if (bound_ && element.ns() != ns::client && offer_stream_element(element)) return;
   handle_stanza(std::move(element));
+}
+
+// Other top-level elements of a bound stream (XEP-0352's <inactive/>) are
+// for modules; what none handles is refused by handle_stanza.
+bool C2sSession::offer_stream_element(const xml::Element& element) {
+  HostContext* host = worker_.find_host(host_);
+  if (!host) return false;
+  StreamElementEvent event{*this, *host, element};
+  try {
+    return host->hooks().fire(events::stream_element, event) == HookResult::Handled;
+  } catch (const std::exception& e) {
+    worker_.log().error("c2s", id(), "handler for ", events::stream_element.name, " failed: ", e.what());
+    return true;  // STYLE.md principle 10: a failing handler costs the element, not the stream
+  }
 }
 
 // XEP-0077 in-band registration: modules may answer IQs before SASL.
@@ -339,25 +363,35 @@ void C2sSession::write_element(const xml::Element& element) {
 void C2sSession::write_stanza(const xml::Element& stanza) {
   std::string out;
   xml::serialize(stanza, out, ns::client);
-  send_serialized(out);
+  send_serialized(out, &stanza);
 }
 
 void C2sSession::send(const xml::Element& stanza) {
   if (state_ != State::Negotiating) return;
   std::string out;
   xml::serialize(stanza, out, ns::client);
-  send_serialized(out);
+  send_serialized(out, &stanza);
 }
 
-void C2sSession::send_serialized(std::string_view bytes) {
+void C2sSession::send_serialized(std::string_view bytes, const xml::Element* stanza) {
   if (state_ != State::Negotiating) {
     // A dropped client stays bound until on_closed. With stream management
     // what arrives meanwhile joins the unacknowledged, to be routed again.
     if (state_ == State::Closing && sm_ && bound_) sm_->unacked.emplace_back(bytes);
     return;
   }
+  if (OutputGate* gate = output_gate()) {
+    if (gate->hold(bytes, stanza)) return;
+    for (const std::string& held : gate->release()) {
+      if (!write_out(held)) return;
+    }
+  }
+  write_out(bytes);
+}
+
+bool C2sSession::write_out(std::string_view bytes) {
   connection_->write(bytes);
-  if (sm_ && !sm_count_sent(bytes)) return;
+  if (sm_ && !sm_count_sent(bytes)) return false;
   // A client that stops reading must not make the server buffer without
   // bound: past the limit the session is dropped (docs/ARCHITECTURE.md).
   if (connection_->pending_output_bytes() > worker_.max_output_buffer()) {
@@ -366,7 +400,9 @@ void C2sSession::send_serialized(std::string_view bytes) {
     // this account's sessions. Until then, Closing drops further output.
     state_ = State::Closing;
     connection_->abort();
+    return false;
   }
+  return true;
 }
 
 // ---- resource binding (RFC 6120 §7) and stanzas -----------------------------

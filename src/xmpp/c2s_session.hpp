@@ -17,6 +17,7 @@
 #include "net/connection.hpp"
 #include "xml/stream_parser.hpp"
 #include "xmpp/fast_tokens.hpp"
+#include "xmpp/namespaces.hpp"
 #include "xmpp/sasl/condition.hpp"
 #include "xmpp/sasl/mechanism.hpp"
 #include "xmpp/sasl/scram_credential.hpp"
@@ -37,7 +38,7 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
 
   void start();
   void send(const xml::Element& stanza) override;
-  void send_serialized(std::string_view bytes) override;
+  void send_serialized(std::string_view bytes, const xml::Element* stanza) override;
   void close_with_stream_error(std::string_view condition, std::string_view text) override;
   // Ends the stream politely (</stream:stream>), e.g. at server shutdown.
   void close_stream();
@@ -74,11 +75,16 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   void handle_stanza(xml::Element&& element);
   // Offers a pre-authentication IQ to modules; true if one handled it.
   bool offer_unauthenticated_iq(const xml::Element& element);
+  // Offers a bound stream's non-stanza element to modules; true if one handled it.
+  bool offer_stream_element(const xml::Element& element);
   // True if `iq` answers our liveness ping (then it is consumed).
   bool answers_ping(const xml::Element& iq);
   void write_element(const xml::Element& element);
   // A stanza the session itself answers with (counted by stream management).
   void write_stanza(const xml::Element& stanza);
+  // Writes a stanza past the output gate; false when that made the session
+  // drop its client.
+  bool write_out(std::string_view bytes);
   void finish(std::string_view reason);
   // Unbinds and tells modules (session/closed); idempotent.
   void leave_routing();
@@ -150,6 +156,7 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
     std::string token_mechanism;  // a FAST token to hand out on success, for this HT mechanism
     bool revoke_token = false;    // <fast invalidate='true'/> (XEP-0484 §8)
     bool enable_sm = false;       // <enable xmlns='urn:xmpp:sm:3'/> inside the Bind2 request
+    xml::Element bind_request{"bind", std::string(ns::bind2)};  // for modules' inline features
   };
   std::optional<Sasl2Exchange> sasl2_;
   void finish_sasl2_success(const Sasl2Exchange& exchange, std::string_view additional_data,

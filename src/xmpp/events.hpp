@@ -55,6 +55,30 @@ struct StreamFeaturesEvent {
   xml::Element& features;
   bool authenticated;
   bool encrypted;  // TLS is in place on this stream
+  // When SASL2 with Bind2 is offered: the list of features a client may
+  // enable inside its bind request (XEP-0386 §3), to append
+  // <feature var='namespace'/> to; else nullptr.
+  xml::Element* bind2_inline = nullptr;
+};
+
+// A Bind2 request (XEP-0386 §4) once its resource is bound, before the
+// SASL2 success goes out: modules act on their inline elements in `request`
+// and put their answers, if any, in `bound`.
+struct Bind2RequestEvent {
+  Session& session;
+  HostContext& host;
+  const xml::Element& request;
+  xml::Element& bound;
+};
+
+// A top-level element of a bound client stream that is neither a stanza
+// nor one the core negotiates (XEP-0352's <active/> and <inactive/>). The
+// handler that takes it returns Handled; if none does, the stream ends with
+// <unsupported-stanza-type/>.
+struct StreamElementEvent {
+  Session& session;
+  HostContext& host;
+  const xml::Element& element;
 };
 
 // An IQ a client sent before authenticating. RFC 6120 §4.9.3.12 closes such
@@ -105,6 +129,8 @@ inline constexpr EventKey<UserEvent> user_deleted{"user/deleted"};
 
 inline constexpr EventKey<StreamFeaturesEvent> stream_features{"stream/features"};
 inline constexpr EventKey<UnauthenticatedIqEvent> unauthenticated_iq{"iq/unauthenticated"};
+inline constexpr EventKey<StreamElementEvent> stream_element{"stream/element"};
+inline constexpr EventKey<Bind2RequestEvent> bind2_request{"bind2/request"};
 }  // namespace events
 
 }  // namespace parley::xmpp

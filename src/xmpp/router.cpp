@@ -251,7 +251,7 @@ void Router::message_to_bare(RoutedStanza& s, HostContext& host) {
     return;
   }
   std::string bytes = xml::to_string(s.element, ns::client);
-  for (Session* r : recipients) r->send_serialized(bytes);
+  for (Session* r : recipients) r->send_serialized(bytes, &s.element);
 }
 
 // RFC 6121 §8.5.2.1.2: directed available/unavailable presence goes to all
@@ -262,7 +262,7 @@ void Router::presence_to_bare(RoutedStanza& s) {
   for (Session* r : services_.sessions().resources(s.to)) {
     if (!r->available()) continue;
     if (bytes.empty()) bytes = xml::to_string(s.element, ns::client);
-    r->send_serialized(bytes);
+    r->send_serialized(bytes, &s.element);
   }
 }
 

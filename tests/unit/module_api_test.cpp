@@ -26,7 +26,7 @@ class RecordingSession : public Session {
  public:
   explicit RecordingSession(const char* jid) : Session(1) { set_jid(*Jid::parse(jid)); }
   void send(const xml::Element& stanza) override { sent.push_back(stanza); }
-  void send_serialized(std::string_view bytes) override { serialized.emplace_back(bytes); }
+  void send_serialized(std::string_view bytes, const xml::Element*) override { serialized.emplace_back(bytes); }
   void close_with_stream_error(std::string_view, std::string_view) override {}
   std::vector<xml::Element> sent;
   std::vector<std::string> serialized;
