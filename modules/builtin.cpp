@@ -4,6 +4,7 @@ namespace parley::modules {
 
 extern const xmpp::ModuleDefinition blocking_module;
 extern const xmpp::ModuleDefinition carbons_module;
+extern const xmpp::ModuleDefinition csi_module;
 extern const xmpp::ModuleDefinition disco_module;
 extern const xmpp::ModuleDefinition last_module;
 extern const xmpp::ModuleDefinition offline_module;
@@ -22,6 +23,7 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
   static const xmpp::ModuleDefinition* const modules[] = {
       &blocking_module,
       &carbons_module,
+      &csi_module,
       &disco_module,
       &last_module,
       &offline_module,
