@@ -59,7 +59,7 @@ class Carbons {
     }
     const std::string& action = request.payload().name();
     if (action == "enable") {
-      enabled_[from.bare_str()].insert_or_assign(from.str(), session->id());
+      enable(*session);
     } else if (action == "disable") {
       forget(from, session->id());
     } else {
@@ -68,6 +68,10 @@ class Carbons {
     }
     // XEP-0280 §10.1: enabling twice, or disabling twice, is no error.
     request.reply();
+  }
+
+  void enable(const xmpp::Session& session) {
+    enabled_[session.jid().bare_str()].insert_or_assign(session.jid().str(), session.id());
   }
 
   void forget(const xmpp::Jid& full, uint64_t session_id) {
@@ -168,6 +172,18 @@ void start(xmpp::ModuleContext& ctx) {
   });
   ctx.on(xmpp::events::message_to_bare, -1000, [&carbons](xmpp::StanzaEvent& e) {
     carbons.received(e.stanza);
+    return xmpp::HookResult::Pass;
+  });
+  // XEP-0386 §3, §4: a SASL2 client may enable carbons inside its Bind2
+  // request; there is no answer for it in <bound/>.
+  ctx.on(xmpp::events::stream_features, 0, [](xmpp::StreamFeaturesEvent& e) {
+    if (e.bind2_inline) {
+      e.bind2_inline->append(xml::Element("feature", std::string(xmpp::ns::bind2))).set_attr("var", std::string(kNs));
+    }
+    return xmpp::HookResult::Pass;
+  });
+  ctx.on(xmpp::events::bind2_request, 0, [&carbons](xmpp::Bind2RequestEvent& e) {
+    if (e.request.first_child("enable", kNs)) carbons.enable(e.session);
     return xmpp::HookResult::Pass;
   });
   ctx.on(xmpp::events::session_closed, 0, [&carbons](xmpp::SessionEvent& e) {

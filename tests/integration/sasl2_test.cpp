@@ -2,6 +2,8 @@
 // in one exchange, no stream restart.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "core/base64.hpp"
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
@@ -167,4 +169,66 @@ TEST_CASE("Bind2 enables stream management inline (XEP-0386, XEP-0198)") {
   std::optional<xml::Element> a = client.next_named("a");
   REQUIRE(a);
   CHECK(a->attr("h") == "1");
+}
+
+TEST_CASE("Bind2 enables carbons and sets the client inactive inline (XEP-0386, XEP-0280, XEP-0352)") {
+  ServerOptions options;
+  options.modules = {"disco", "ping", "carbons", "csi"};
+  TestServer server(options);
+  server.add_user("alice@localhost", "secret");
+  server.add_user("bob@localhost", "b");
+  RawClient phone(server.starttls_port());
+  phone.open_stream();
+  xml::Element features = phone.starttls();
+  const xml::Element* offered =
+      features.first_child("authentication", kSasl2)->first_child("inline", kSasl2)->first_child("bind", kBind2);
+  REQUIRE(offered);
+  REQUIRE(offered->first_child("inline", kBind2));
+  std::set<std::string> vars;
+  for (const xml::Element& feature : offered->first_child("inline", kBind2)->children()) {
+    vars.insert(std::string(feature.attr("var")));
+  }
+  CHECK(vars == std::set<std::string>{"urn:xmpp:carbons:2", "urn:xmpp:csi:0", "urn:xmpp:sm:3"});
+
+  xml::Element success = scram_sasl2(phone, "alice", "secret",
+                                     "<bind xmlns='urn:xmpp:bind:0'><tag>Phone</tag>"
+                                     "<enable xmlns='urn:xmpp:carbons:2'/><inactive xmlns='urn:xmpp:csi:0'/></bind>");
+  REQUIRE(success.name() == "success");
+  const xml::Element* bound = success.first_child("bound", kBind2);
+  REQUIRE(bound);
+  CHECK(bound->element_count() == 0);  // neither feature has an answer there
+  std::string phone_jid = success.first_child("authorization-identifier", kSasl2)->text();
+  phone.send("<presence/>");
+
+  RawClient desk(server.starttls_port());
+  desk.login("alice", "secret", "desk");
+  RawClient bob(server.starttls_port());
+  bob.login("bob", "b", "b");
+  // The phone is inactive: bob's presence waits ...
+  bob.send("<presence to='" + phone_jid + "'><show>away</show></presence>");
+  REQUIRE(ping(bob).attr("type") == "result");
+  CHECK_FALSE(phone.next(500));
+  // ... until the carbon of what the desk sends, which the phone gets because
+  // carbons were enabled inline.
+  desk.send("<message type='chat' to='bob@localhost'><body>from the desk</body></message>");
+  std::optional<xml::Element> held = phone.next();
+  REQUIRE(held);
+  CHECK(held->name() == "presence");
+  std::optional<xml::Element> carbon = phone.next();
+  REQUIRE(carbon);
+  CHECK(carbon->first_child("sent", "urn:xmpp:carbons:2"));
+}
+
+TEST_CASE("Bind2 lists no inline features when no module and no stream management offers one") {
+  ServerOptions options;
+  options.modules = {"disco", "ping"};
+  options.c2s_config = "stream_management = false\n";
+  TestServer server(options);
+  RawClient client(server.starttls_port());
+  client.open_stream();
+  xml::Element features = client.starttls();
+  const xml::Element* bind =
+      features.first_child("authentication", kSasl2)->first_child("inline", kSasl2)->first_child("bind", kBind2);
+  REQUIRE(bind);
+  CHECK_FALSE(bind->first_child("inline", kBind2));
 }
