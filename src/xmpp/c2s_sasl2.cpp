@@ -26,13 +26,7 @@ constexpr size_t kMaxAgentIdBytes = 128;
 xml::Element C2sSession::sasl2_feature() const {
   xml::Element authentication = offered_mechanisms(xml::Element("authentication", std::string(ns::sasl2)));
   xml::Element& inline_features = authentication.append(xml::Element("inline", std::string(ns::sasl2)));
-  xml::Element& bind = inline_features.append(xml::Element("bind", std::string(ns::bind2)));
-  // XEP-0386 §3: features the client may enable inside its bind request;
-  // modules add theirs through the stream/features event.
-  xml::Element& features = bind.append(xml::Element("inline", std::string(ns::bind2)));
-  if (offers_stream_management()) {
-    features.append(xml::Element("feature", std::string(ns::bind2))).set_attr("var", std::string(ns::sm));
-  }
+  inline_features.append(xml::Element("bind", std::string(ns::bind2)));
   std::vector<std::string_view> fast = fast_mechanisms();
   if (!fast.empty()) {
     xml::Element& offer = inline_features.append(xml::Element("fast", std::string(ns::fast)));

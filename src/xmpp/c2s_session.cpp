@@ -173,12 +173,18 @@ void C2sSession::send_features() {
     xml::Element& starttls = features.append(xml::Element("starttls", std::string(ns::tls)));
     if (tls_required) starttls.append(xml::Element("required", std::string(ns::tls)));
   }
-  xml::Element* bind2_inline = nullptr;
+  // XEP-0386 §3: what a SASL2 client may enable inside its Bind2 request;
+  // modules add theirs through the stream/features event.
+  xml::Element bind2_inline("inline", std::string(ns::bind2));
+  bool offers_bind2 = false;
   if (!authenticated_) {
     if (tls_ || !tls_required) {
       features.append(mechanisms_feature());
-      xml::Element& sasl2 = features.append(sasl2_feature());
-      bind2_inline = sasl2.first_child("inline", ns::sasl2)->first_child("bind", ns::bind2)->first_child("inline", ns::bind2);
+      features.append(sasl2_feature());
+      offers_bind2 = true;
+      if (offers_stream_management()) {
+        bind2_inline.append(xml::Element("feature", std::string(ns::bind2))).set_attr("var", std::string(ns::sm));
+      }
       if (tls_) {
         // XEP-0440: tell the client which channel-binding types we support.
         xml::Element cb("sasl-channel-binding", std::string(ns::sasl_channel_binding));
@@ -198,15 +204,14 @@ void C2sSession::send_features() {
     if (offers_stream_management()) features.append(xml::Element("sm", std::string(ns::sm)));
   }
   if (HostContext* host = worker_.find_host(host_)) {
-    StreamFeaturesEvent event{*this, features, authenticated_, tls_, bind2_inline};
+    StreamFeaturesEvent event{*this, features, authenticated_, tls_, offers_bind2 ? &bind2_inline : nullptr};
     host->hooks().fire(events::stream_features, event);
   }
-  // XEP-0386 §3: an empty list of inline features is left out.
-  if (bind2_inline && bind2_inline->element_count() == 0) {
+  if (offers_bind2 && bind2_inline.element_count() > 0) {  // an empty list is left out
     features.first_child("authentication", ns::sasl2)
         ->first_child("inline", ns::sasl2)
         ->first_child("bind", ns::bind2)
-        ->remove_children("inline", ns::bind2);
+        ->append(std::move(bind2_inline));
   }
   write_element(features);
 }

@@ -7,6 +7,8 @@ on first start), creates users with parleyctl, then:
     management (XEP-0198, acknowledging throughout), exchange a message, ping
     the server and read its disco#info; a third one with slixmpp's carbons
     plugin gets copies of what the first sends and receives (XEP-0280);
+    with slixmpp's CSI plugin the first says it is inactive, and bob's
+    presence waits for his next message (XEP-0352);
   - file transfer with slixmpp's plugins: an HTTP File Upload (XEP-0363,
     PUT by aiohttp over HTTPS, downloaded back byte-identical) and a SOCKS5
     bytestream through proxy.localhost (XEP-0065);
@@ -42,8 +44,11 @@ class Client(slixmpp.ClientXMPP):
         self.ready = asyncio.Event()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
-        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0198", "xep_0203", "xep_0280", "xep_0363"):
+        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0198", "xep_0203", "xep_0280", "xep_0352",
+                       "xep_0363"):
             self.register_plugin(plugin)
+        self.presences = asyncio.Queue()
+        self.add_event_handler("presence", lambda p: self.presences.put_nowait(p))
         self["xep_0065"].auto_accept = True
         self.socks5_data = asyncio.Queue()
         self.add_event_handler("socks5_data", lambda data: self.socks5_data.put_nowait(data))
@@ -142,6 +147,27 @@ async def slixmpp_part(port, direct_port, state_dir):
     check(kind == "received" and inner["body"] == "for one device" and str(inner["from"]) == "bob@localhost/sli",
           "slixmpp's carbons plugin gets a <received/> copy of a message to alice's other resource")
     alice2.disconnect()
+
+    # Client State Indication (XEP-0352) with slixmpp's plugin: once alice
+    # says she is inactive, bob's presence waits for his next message.
+    check(alice["xep_0352"].enabled, "slixmpp's CSI plugin finds the <csi/> stream feature")
+    alice["xep_0352"].send_inactive()
+    await alice["xep_0199"].ping(jid="localhost", timeout=10)  # the server has read <inactive/>
+    while not alice.presences.empty():
+        alice.presences.get_nowait()
+    bob.send_presence(pto="alice@localhost/sli", pshow="away")
+    await bob["xep_0199"].ping(jid="localhost", timeout=10)
+    try:
+        early = await asyncio.wait_for(alice.presences.get(), 1)
+    except asyncio.TimeoutError:
+        early = None
+    check(early is None, "an inactive slixmpp client is not sent presence at once")
+    bob.send_message(mto="alice@localhost/sli", mbody="worth waking up for", mtype="chat")
+    msg = await asyncio.wait_for(alice.received.get(), 10)
+    held = alice.presences.get_nowait() if not alice.presences.empty() else None
+    check(msg["body"] == "worth waking up for" and held is not None and held["show"] == "away",
+          "the held presence came with bob's next message, before it")
+    alice["xep_0352"].send_active()
 
     rtt = await alice["xep_0199"].ping(jid="localhost", timeout=10)
     check(rtt is not None, "slixmpp pings the server")
