@@ -27,27 +27,39 @@ xml::Element sm_failed(StanzaErrorCondition condition) {
   return failed;
 }
 
+// What the account's other resources got of a message to its bare JID
+// (RFC 6121 §8.5.2.1): chat messages reach all of them, normal ones only
+// those with the highest priority.
+struct OtherResources {
+  bool available = false;  // with a non-negative priority
+  bool got_normal = false;  // one of them has at least the ending session's priority
+};
+
 // What a session that ends does with a stanza its client never acknowledged.
 //  - A chat or normal message from another account: if no other resource of
 //    the account is available, it goes to offline storage (routed to the bare
-//    JID, which now has no recipient). Otherwise, if it was addressed to the
-//    bare JID, the other resources got it too and it is dropped; if it was
-//    addressed to this resource alone, its sender gets <recipient-unavailable/>.
+//    JID, which now has no recipient). If it was addressed to this resource
+//    alone, its sender gets <recipient-unavailable/>. Otherwise it was
+//    addressed to the bare JID: the other resources got it too and it is
+//    dropped, unless it is a normal message that only this resource got as
+//    the one with the highest priority; that one is routed to the bare JID
+//    again, for the resources that come first now.
 //  - An IQ request is answered as for a resource that is gone
 //    (<service-unavailable/>, RFC 6121 §8.5.3.2.3).
 //  - The rest (presence, headlines, errors, the account's own carbon copies)
 //    is stale or exists elsewhere, and is dropped.
-enum class Redo { Store, Refuse, Bounce, Drop };
+enum class Redo { RouteToBare, Refuse, Bounce, Drop };
 
-Redo redo_for(const xml::Element& stanza, const Jid& session_jid, bool others_available) {
+Redo redo_for(const xml::Element& stanza, const Jid& session_jid, OtherResources others) {
   std::optional<Jid> from = Jid::parse(stanza.attr("from"));
   if (!from) return Redo::Drop;
   std::string_view type = stanza.attr("type");
   if (stanza.name() == "iq") return type == "get" || type == "set" ? Redo::Bounce : Redo::Drop;
   if (stanza.name() != "message" || from->bare() == session_jid.bare()) return Redo::Drop;
   if (!type.empty() && type != "normal" && type != "chat") return Redo::Drop;
-  if (!others_available) return Redo::Store;
-  return stanza.attr("to") == session_jid.str() ? Redo::Refuse : Redo::Drop;
+  if (!others.available) return Redo::RouteToBare;
+  if (stanza.attr("to") == session_jid.str()) return Redo::Refuse;
+  return type != "chat" && !others.got_normal ? Redo::RouteToBare : Redo::Drop;
 }
 
 // Past this many times c2s.sm_max_unacked, or this many times
@@ -174,16 +186,20 @@ void C2sSession::sm_route_unacked() {
   std::deque<std::string> unacked = std::move(sm_->unacked);
   sm_.reset();
   // The session is already unbound: these are the account's other resources.
-  bool others_available = !bare_message_recipients(worker_.sessions().resources(jid().bare()), "chat").empty();
-  size_t stored = 0;
+  OtherResources others;
+  for (Session* other : bare_message_recipients(worker_.sessions().resources(jid().bare()), "chat")) {
+    others.available = true;
+    others.got_normal |= other->priority() >= priority();
+  }
+  size_t rerouted = 0;
   for (const std::string& bytes : unacked) {
     std::optional<xml::Element> stanza = parse_sent(bytes);
     if (!stanza) continue;
-    switch (redo_for(*stanza, jid(), others_available)) {
-      case Redo::Store:
+    switch (redo_for(*stanza, jid(), others)) {
+      case Redo::RouteToBare:
         stanza->set_attr("to", jid().bare_str());
         worker_.router().send_from_server(std::move(*stanza));
-        ++stored;
+        ++rerouted;
         break;
       case Redo::Refuse:
         worker_.router().send_from_server(make_error_reply(*stanza, errors::recipient_unavailable));
@@ -195,8 +211,8 @@ void C2sSession::sm_route_unacked() {
         break;
     }
   }
-  worker_.log().info("c2s", id(), unacked.size(), " stanzas were not acknowledged; ", stored,
-                     " messages go to offline storage");
+  worker_.log().info("c2s", id(), unacked.size(), " stanzas were not acknowledged; ", rerouted, " messages go ",
+                     others.available ? "to the account's other resources" : "to offline storage");
 }
 
 }  // namespace parley::xmpp

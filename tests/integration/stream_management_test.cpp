@@ -228,6 +228,38 @@ TEST_CASE("stream management: with another resource online, nothing is stored or
   CHECK(offline_bodies(server, "alice", "a").empty());
 }
 
+TEST_CASE("stream management: a normal message only the lost resource got, by its priority, goes to the next one") {
+  TestServer server = make_server();
+  server.add_user("alice@localhost", "a");
+  server.add_user("bob@localhost", "b");
+  RawClient bob(server.starttls_port());
+  bob.login("bob", "b", "home");
+  RawClient desk(server.starttls_port());
+  desk.login("alice", "a", "desk");
+  desk.send("<presence><priority>1</priority></presence>");
+  ping(desk);
+  {
+    RawClient phone(server.starttls_port());
+    phone.login("alice", "a", "phone");
+    enable(phone);
+    phone.send("<presence><priority>5</priority></presence>");
+    ping(phone);
+    // RFC 6121 §8.5.2.1.1: a normal message to the bare JID goes to the
+    // highest priority only; a chat message to every resource.
+    bob.send("<message to='alice@localhost' id='normal'><body>for the top resource</body></message>");
+    bob.send("<message to='alice@localhost' type='chat' id='chat'><body>for all</body></message>");
+    REQUIRE(phone.next_named("message"));
+    REQUIRE(phone.next_named("message"));
+  }
+  std::vector<std::string> at_desk;
+  while (std::optional<xml::Element> m = desk.next_named("message", 1000)) at_desk.emplace_back(m->attr("id"));
+  CHECK(at_desk == std::vector<std::string>{"chat", "normal"});
+  CHECK_FALSE(bob.next_named("message", 300));  // no error: it arrived
+  desk.send("</stream:stream>");
+  CHECK(desk.wait_closed());
+  CHECK(offline_bodies(server, "alice", "a").empty());
+}
+
 TEST_CASE("stream management: an ack request unanswered past c2s.sm_max_unacked for ping_timeout ends the session") {
   AliceAndBob u("sm_max_unacked = 3\nping_timeout = \"1s\"\n");
   for (int i = 1; i <= 5; ++i) {
