@@ -62,6 +62,23 @@ xml::Element scram_sasl2(RawClient& client, const std::string& user, const std::
   return *outcome;
 }
 
+// Opens the stream and starts TLS; the namespaces of the features a client
+// may request inside its Bind2 request (XEP-0386 §3), or nullopt when the
+// offer lists none.
+std::optional<std::set<std::string>> bind2_inline_features(RawClient& client) {
+  client.open_stream();
+  xml::Element features = client.starttls();
+  const xml::Element* authentication = features.first_child("authentication", kSasl2);
+  REQUIRE(authentication);
+  const xml::Element* bind = authentication->first_child("inline", kSasl2)->first_child("bind", kBind2);
+  REQUIRE(bind);
+  const xml::Element* offered = bind->first_child("inline", kBind2);
+  if (!offered) return std::nullopt;
+  std::set<std::string> vars;
+  for (const xml::Element& feature : offered->children()) vars.insert(std::string(feature.attr("var")));
+  return vars;
+}
+
 }  // namespace
 
 TEST_CASE("SASL2 with Bind2 authenticates and binds in one exchange, without a stream restart") {
@@ -145,17 +162,9 @@ TEST_CASE("Bind2 enables stream management inline (XEP-0386, XEP-0198)") {
   TestServer server;
   server.add_user("alice@localhost", "secret");
   RawClient client(server.starttls_port());
-  client.open_stream();
-  xml::Element features = client.starttls();
-  const xml::Element* authentication = features.first_child("authentication", kSasl2);
-  REQUIRE(authentication);
-  const xml::Element* bind = authentication->first_child("inline", kSasl2)->first_child("bind", kBind2);
-  REQUIRE(bind);
-  const xml::Element* offered = bind->first_child("inline", kBind2);
+  std::optional<std::set<std::string>> offered = bind2_inline_features(client);
   REQUIRE(offered);
-  bool sm = false;
-  for (const xml::Element& feature : offered->children()) sm |= feature.attr("var") == "urn:xmpp:sm:3";
-  CHECK(sm);
+  CHECK(offered->count("urn:xmpp:sm:3"));
 
   xml::Element success = scram_sasl2(client, "alice", "secret",
                                      "<bind xmlns='urn:xmpp:bind:0'><tag>Phone</tag><enable xmlns='urn:xmpp:sm:3'/></bind>");
@@ -178,17 +187,8 @@ TEST_CASE("Bind2 enables carbons and sets the client inactive inline (XEP-0386, 
   server.add_user("alice@localhost", "secret");
   server.add_user("bob@localhost", "b");
   RawClient phone(server.starttls_port());
-  phone.open_stream();
-  xml::Element features = phone.starttls();
-  const xml::Element* offered =
-      features.first_child("authentication", kSasl2)->first_child("inline", kSasl2)->first_child("bind", kBind2);
-  REQUIRE(offered);
-  REQUIRE(offered->first_child("inline", kBind2));
-  std::set<std::string> vars;
-  for (const xml::Element& feature : offered->first_child("inline", kBind2)->children()) {
-    vars.insert(std::string(feature.attr("var")));
-  }
-  CHECK(vars == std::set<std::string>{"urn:xmpp:carbons:2", "urn:xmpp:csi:0", "urn:xmpp:sm:3"});
+  CHECK(bind2_inline_features(phone) ==
+        std::set<std::string>{"urn:xmpp:carbons:2", "urn:xmpp:csi:0", "urn:xmpp:sm:3"});
 
   xml::Element success = scram_sasl2(phone, "alice", "secret",
                                      "<bind xmlns='urn:xmpp:bind:0'><tag>Phone</tag>"
@@ -225,10 +225,5 @@ TEST_CASE("Bind2 lists no inline features when no module and no stream managemen
   options.c2s_config = "stream_management = false\n";
   TestServer server(options);
   RawClient client(server.starttls_port());
-  client.open_stream();
-  xml::Element features = client.starttls();
-  const xml::Element* bind =
-      features.first_child("authentication", kSasl2)->first_child("inline", kSasl2)->first_child("bind", kBind2);
-  REQUIRE(bind);
-  CHECK_FALSE(bind->first_child("inline", kBind2));
+  CHECK_FALSE(bind2_inline_features(client));
 }

@@ -73,6 +73,38 @@ std::vector<std::string> offline_bodies(TestServer& server, const std::string& u
   return bodies;
 }
 
+// bob, and alice's desk (without stream management) available with `presence`;
+// the tests add her phone.
+struct BobAndAliceAtHerDesk {
+  TestServer server;
+  RawClient bob;
+  RawClient desk;
+  explicit BobAndAliceAtHerDesk(const std::string& presence)
+      : server(make_server()), bob(server.starttls_port()), desk(server.starttls_port()) {
+    server.add_user("alice@localhost", "a");
+    server.add_user("bob@localhost", "b");
+    bob.login("bob", "b", "home");
+    desk.login("alice", "a", "desk");
+    desk.send(presence);
+    ping(desk);
+  }
+  // alice's phone, with stream management, available with `presence`.
+  std::unique_ptr<RawClient> phone(const std::string& presence) {
+    auto phone = std::make_unique<RawClient>(server.starttls_port());
+    phone->login("alice", "a", "phone");
+    enable(*phone);
+    phone->send(presence);
+    ping(*phone);
+    return phone;
+  }
+  // The desk leaves too; nothing went to offline storage.
+  void check_nothing_stored() {
+    desk.send("</stream:stream>");
+    CHECK(desk.wait_closed());
+    CHECK(offline_bodies(server, "alice", "a").empty());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("stream management: offered after authentication, enabled once after binding, counts both ways") {
@@ -189,20 +221,12 @@ TEST_CASE("stream management: what the client did not acknowledge is not lost wh
 }
 
 TEST_CASE("stream management: with another resource online, nothing is stored or delivered twice") {
-  TestServer server = make_server();
-  server.add_user("alice@localhost", "a");
-  server.add_user("bob@localhost", "b");
-  RawClient bob(server.starttls_port());
-  bob.login("bob", "b", "home");
-  RawClient desk(server.starttls_port());
-  desk.login("alice", "a", "desk");
-  desk.send("<presence/>");
-  ping(desk);
+  BobAndAliceAtHerDesk u("<presence/>");
+  RawClient& bob = u.bob;
+  RawClient& desk = u.desk;
   {
-    RawClient phone(server.starttls_port());
-    phone.login("alice", "a", "phone");
-    enable(phone);
-    phone.send("<presence/>");
+    std::unique_ptr<RawClient> phone_owner = u.phone("<presence/>");
+    RawClient& phone = *phone_owner;
     bob.send("<message to='alice@localhost' type='chat' id='both'><body>to both</body></message>");
     bob.send("<message to='alice@localhost/phone' type='chat' id='one'><body>phone only</body></message>");
     std::optional<xml::Element> first = phone.next_named("message");
@@ -223,27 +247,16 @@ TEST_CASE("stream management: with another resource online, nothing is stored or
     if (m->name() == "message") at_desk.push_back(m->first_child("body")->text());
   }
   CHECK(at_desk == std::vector<std::string>{"to both"});
-  desk.send("</stream:stream>");
-  CHECK(desk.wait_closed());
-  CHECK(offline_bodies(server, "alice", "a").empty());
+  u.check_nothing_stored();
 }
 
 TEST_CASE("stream management: a normal message only the lost resource got, by its priority, goes to the next one") {
-  TestServer server = make_server();
-  server.add_user("alice@localhost", "a");
-  server.add_user("bob@localhost", "b");
-  RawClient bob(server.starttls_port());
-  bob.login("bob", "b", "home");
-  RawClient desk(server.starttls_port());
-  desk.login("alice", "a", "desk");
-  desk.send("<presence><priority>1</priority></presence>");
-  ping(desk);
+  BobAndAliceAtHerDesk u("<presence><priority>1</priority></presence>");
+  RawClient& bob = u.bob;
+  RawClient& desk = u.desk;
   {
-    RawClient phone(server.starttls_port());
-    phone.login("alice", "a", "phone");
-    enable(phone);
-    phone.send("<presence><priority>5</priority></presence>");
-    ping(phone);
+    std::unique_ptr<RawClient> phone_owner = u.phone("<presence><priority>5</priority></presence>");
+    RawClient& phone = *phone_owner;
     // RFC 6121 §8.5.2.1.1: a normal message to the bare JID goes to the
     // highest priority only; a chat message to every resource.
     bob.send("<message to='alice@localhost' id='normal'><body>for the top resource</body></message>");
@@ -255,9 +268,7 @@ TEST_CASE("stream management: a normal message only the lost resource got, by it
   while (std::optional<xml::Element> m = desk.next_named("message", 1000)) at_desk.emplace_back(m->attr("id"));
   CHECK(at_desk == std::vector<std::string>{"chat", "normal"});
   CHECK_FALSE(bob.next_named("message", 300));  // no error: it arrived
-  desk.send("</stream:stream>");
-  CHECK(desk.wait_closed());
-  CHECK(offline_bodies(server, "alice", "a").empty());
+  u.check_nothing_stored();
 }
 
 TEST_CASE("stream management: an ack request unanswered past c2s.sm_max_unacked for ping_timeout ends the session") {
