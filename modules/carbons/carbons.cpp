@@ -177,9 +177,7 @@ void start(xmpp::ModuleContext& ctx) {
   // XEP-0386 §3, §4: a SASL2 client may enable carbons inside its Bind2
   // request; there is no answer for it in <bound/>.
   ctx.on(xmpp::events::stream_features, 0, [](xmpp::StreamFeaturesEvent& e) {
-    if (e.bind2_inline) {
-      e.bind2_inline->append(xml::Element("feature", std::string(xmpp::ns::bind2))).set_attr("var", std::string(kNs));
-    }
+    e.offer_bind2_inline(kNs);
     return xmpp::HookResult::Pass;
   });
   ctx.on(xmpp::events::bind2_request, 0, [&carbons](xmpp::Bind2RequestEvent& e) {

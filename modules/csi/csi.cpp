@@ -8,7 +8,6 @@
 #include "core/option.hpp"
 #include "modules/csi/held_output.hpp"
 #include "xmpp/module_api.hpp"
-#include "xmpp/namespaces.hpp"
 
 namespace parley::modules::csi {
 
@@ -40,9 +39,7 @@ void start(xmpp::ModuleContext& ctx) {
   // clients, which get no stream features afterwards, as a Bind2 inline feature.
   ctx.on(xmpp::events::stream_features, 0, [](xmpp::StreamFeaturesEvent& e) {
     if (e.authenticated) e.features.append(xml::Element("csi", std::string(kNs)));
-    if (e.bind2_inline) {
-      e.bind2_inline->append(xml::Element("feature", std::string(xmpp::ns::bind2))).set_attr("var", std::string(kNs));
-    }
+    e.offer_bind2_inline(kNs);
     return xmpp::HookResult::Pass;
   });
   ctx.on(xmpp::events::stream_element, 0, [max_held](xmpp::StreamElementEvent& e) {

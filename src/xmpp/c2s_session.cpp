@@ -182,9 +182,6 @@ void C2sSession::send_features() {
       features.append(mechanisms_feature());
       features.append(sasl2_feature());
       offers_bind2 = true;
-      if (offers_stream_management()) {
-        bind2_inline.append(xml::Element("feature", std::string(ns::bind2))).set_attr("var", std::string(ns::sm));
-      }
       if (tls_) {
         // XEP-0440: tell the client which channel-binding types we support.
         xml::Element cb("sasl-channel-binding", std::string(ns::sasl_channel_binding));
@@ -203,10 +200,9 @@ void C2sSession::send_features() {
     session.append(xml::Element("optional", std::string(ns::session)));
     if (offers_stream_management()) features.append(xml::Element("sm", std::string(ns::sm)));
   }
-  if (HostContext* host = worker_.find_host(host_)) {
-    StreamFeaturesEvent event{*this, features, authenticated_, tls_, offers_bind2 ? &bind2_inline : nullptr};
-    host->hooks().fire(events::stream_features, event);
-  }
+  StreamFeaturesEvent event{*this, features, authenticated_, tls_, offers_bind2 ? &bind2_inline : nullptr};
+  if (offers_stream_management()) event.offer_bind2_inline(ns::sm);
+  if (HostContext* host = worker_.find_host(host_)) host->hooks().fire(events::stream_features, event);
   if (offers_bind2 && bind2_inline.element_count() > 0) {  // an empty list is left out
     features.first_child("authentication", ns::sasl2)
         ->first_child("inline", ns::sasl2)

@@ -10,6 +10,7 @@
 #include "xml/element.hpp"
 #include "xmpp/hook_bus.hpp"
 #include "xmpp/jid.hpp"
+#include "xmpp/namespaces.hpp"
 #include "xmpp/session.hpp"
 #include "xmpp/stanza.hpp"
 
@@ -56,9 +57,14 @@ struct StreamFeaturesEvent {
   bool authenticated;
   bool encrypted;  // TLS is in place on this stream
   // When SASL2 with Bind2 is offered: the list of features a client may
-  // enable inside its bind request (XEP-0386 §3), to append
-  // <feature var='namespace'/> to; else nullptr.
+  // enable inside its bind request (XEP-0386 §3); else nullptr.
   xml::Element* bind2_inline = nullptr;
+
+  // Lists `feature` (its namespace) for Bind2 requests, if Bind2 is offered.
+  void offer_bind2_inline(std::string_view feature) const {
+    if (!bind2_inline) return;
+    bind2_inline->append(xml::Element("feature", std::string(ns::bind2))).set_attr("var", std::string(feature));
+  }
 };
 
 // A Bind2 request (XEP-0386 §4) once its resource is bound, before the
