@@ -76,13 +76,17 @@ std::string Element::text() const {
 }
 
 void Element::remove_children(std::string_view name, std::string_view ns) {
+    remove_children_if([name, ns](const Element& child) { return matches(child, name, ns); });
+}
+
+void Element::remove_children_if(const std::function<bool(const Element&)>& doomed) {
     // One pass over the children; text positions shift left by the number of
     // removed elements before them, and runs that become adjacent are merged.
     std::vector<std::size_t> removed_before(children_.size() + 1, 0);
     std::size_t kept = 0;
     for (std::size_t i = 0; i < children_.size(); ++i) {
         removed_before[i] = i - kept;
-        if (!matches(children_[i], name, ns)) {
+        if (!doomed(children_[i])) {
             if (kept != i) children_[kept] = std::move(children_[i]);
             ++kept;
         }

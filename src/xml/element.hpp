@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -85,6 +86,7 @@ public:
 
     // Removes the element children matching the filter (empty = any); text is kept.
     void remove_children(std::string_view name, std::string_view ns);
+    void remove_children_if(const std::function<bool(const Element&)>& doomed);
     // Removes all children, elements and text.
     void clear_children();
 
