@@ -26,6 +26,10 @@ struct RoutedStanza {
   Jid from;
   Jid to;            // empty: addressed to the sender's own account (RFC 6120 §8.1.1.1)
   Session* origin = nullptr;  // the local session it came from, if any
+  // Emitted by this server (Router::send_from_server), such as a message
+  // routed again after its session ended: what it carries was checked when
+  // it first came in from a client or a remote domain.
+  bool from_server = false;
 };
 
 struct StanzaEvent {

@@ -72,6 +72,7 @@ void Router::route_from_session(Session& origin, xml::Element element) {
 void Router::send_from_server(xml::Element element) {
   std::optional<RoutedStanza> parsed = make_routed(std::move(element), nullptr);
   if (!parsed || parsed->to.empty()) return;
+  parsed->from_server = true;
   const std::string& from = parsed->from.domain();
   HostContext* sender_host = services_.find_host(from);
   route(*parsed, sender_host ? sender_host : services_.component_owner(from));
