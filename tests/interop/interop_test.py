@@ -8,7 +8,8 @@ on first start), creates users with parleyctl, then:
     the server and read its disco#info; a third one with slixmpp's carbons
     plugin gets copies of what the first sends and receives (XEP-0280);
     with slixmpp's CSI plugin the first says it is inactive, and bob's
-    presence waits for his next message (XEP-0352);
+    presence waits for his next message (XEP-0352); slixmpp's MAM plugin
+    reads the conversation back from alice's archive (XEP-0313);
   - file transfer with slixmpp's plugins: an HTTP File Upload (XEP-0363,
     PUT by aiohttp over HTTPS, downloaded back byte-identical) and a SOCKS5
     bytestream through proxy.localhost (XEP-0065);
@@ -44,8 +45,8 @@ class Client(slixmpp.ClientXMPP):
         self.ready = asyncio.Event()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
-        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0198", "xep_0203", "xep_0280", "xep_0352",
-                       "xep_0363"):
+        for plugin in ("xep_0012", "xep_0054", "xep_0065", "xep_0191", "xep_0198", "xep_0203", "xep_0280", "xep_0313",
+                       "xep_0352", "xep_0363"):
             self.register_plugin(plugin)
         self.presences = asyncio.Queue()
         self.add_event_handler("presence", lambda p: self.presences.put_nowait(p))
@@ -168,6 +169,18 @@ async def slixmpp_part(port, direct_port, state_dir):
     check(msg["body"] == "worth waking up for" and held is not None and held["show"] == "away",
           "the held presence came with bob's next message, before it")
     alice["xep_0352"].send_active()
+
+    # Message Archive Management (XEP-0313) with slixmpp's plugin: alice's
+    # archive holds her conversation with bob, both directions, in order.
+    archived = []
+    for _ in range(50):
+        answer = await alice["xep_0313"].retrieve(with_jid=slixmpp.JID("bob@localhost"), timeout=10)
+        archived = [m["mam_result"]["forwarded"]["stanza"]["body"] for m in answer["mam"]["results"]]
+        if "worth waking up for" in archived:
+            break
+        await asyncio.sleep(0.1)
+    check(archived[:1] == ["hello from slixmpp"] and archived[-1:] == ["worth waking up for"]
+          and "for one device" in archived, f"slixmpp reads alice's archive with bob ({archived})")
 
     rtt = await alice["xep_0199"].ping(jid="localhost", timeout=10)
     check(rtt is not None, "slixmpp pings the server")
