@@ -43,8 +43,11 @@ void declare_options(core::OptionRegistry& registry) {
   registry.add({.key = "modules.mam.expire_after", .type = core::OptionType::Duration, .default_value = "\"365d\"",
                 .min = 0,
                 .doc = "Archived messages are deleted this long after they were archived; 0 keeps them until the "
-                       "account is deleted. Checked once an hour.",
+                       "account is deleted.",
                 .per_host = true});
+  registry.add({.key = "modules.mam.cleanup_interval", .type = core::OptionType::Duration,
+                .default_value = "\"1h\"", .min = 1'000, .max = 86'400'000,
+                .doc = "How often expired archived messages are removed."});
 }
 
 // XEP-0313 §5.1.1 leaves what to archive to the server: the one-to-one
@@ -223,17 +226,21 @@ class Archive {
   size_t max_page_;
 };
 
-// Owns the archive and the hourly expiry timer for as long as the module runs.
+// Owns the archive and the expiry timer for as long as the module runs.
 struct MamModule : xmpp::ModuleState {
-  explicit MamModule(xmpp::ModuleContext& ctx) : archive(ctx) {}
+  explicit MamModule(xmpp::ModuleContext& ctx)
+      : archive(ctx), database(&ctx.database()), log(&ctx.log()), host(ctx.host()) {
+    uv_timer_init(ctx.loop(), timer);
+    timer->data = this;
+  }
   ~MamModule() override {
     uv_timer_stop(timer);
     uv_close(reinterpret_cast<uv_handle_t*>(timer), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   }
   Archive archive;
   uv_timer_t* timer = new uv_timer_t;
-  store::PgClient* database = nullptr;
-  core::Logger* log = nullptr;
+  store::PgClient* database;
+  core::Logger* log;
   std::string host;
   int64_t max_age_s = 0;
 };
@@ -259,14 +266,9 @@ void start(xmpp::ModuleContext& ctx) {
     return xmpp::HookResult::Pass;
   });
 
-  module.database = &ctx.database();
-  module.log = &ctx.log();
-  module.host = ctx.host();
   module.max_age_s = ctx.config().get_duration("modules.mam.expire_after", ctx.host()).count() / 1000;
-  uv_timer_init(ctx.loop(), module.timer);
-  module.timer->data = &module;
   if (module.max_age_s <= 0) return;
-  constexpr uint64_t kHourMs = 3'600'000;
+  auto interval = static_cast<uint64_t>(ctx.config().get_duration("modules.mam.cleanup_interval").count());
   uv_timer_start(
       module.timer,
       [](uv_timer_t* t) {
@@ -276,7 +278,7 @@ void start(xmpp::ModuleContext& ctx) {
           if (ok && removed > 0) log->info("mam", 0, removed, " archived messages of ", host, " expired");
         });
       },
-      kHourMs, kHourMs);
+      interval, interval);
 }
 
 }  // namespace

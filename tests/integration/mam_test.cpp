@@ -284,6 +284,22 @@ TEST_CASE("mam: a message stream management routes again is archived once") {
   CHECK(archive.results[0].id == std::string(stored->first_child("stanza-id", kSid)->attr("id")));
 }
 
+TEST_CASE("mam: messages older than modules.mam.expire_after are removed") {
+  TestServer server = make_server("[modules.mam]\nexpire_after = \"1d\"\ncleanup_interval = \"1s\"\n");
+  server.add_user("alice@localhost", "secret");
+  store::PgSync db(server.conninfo());
+  REQUIRE(db.connected());
+  for (const char* age : {"2 days", "1 hour"}) {
+    REQUIRE(db.exec("INSERT INTO mam_messages (host, username, stanza_id, with_bare, with_full, stamp, stanza) "
+                    "VALUES ('localhost', 'alice', $1, 'bob@localhost', 'bob@localhost/x', now() - $2::interval, "
+                    "'<message xmlns=''jabber:client''><body>old</body></message>')",
+                    {age, age})
+                .ok);
+  }
+  CHECK(eventually([&] { return db.exec("SELECT count(*) FROM mam_messages").at(0, 0) == "1"; }));
+  CHECK(db.exec("SELECT stanza_id FROM mam_messages").at(0, 0) == "1 hour");
+}
+
 TEST_CASE("mam: without the module, archive queries get service-unavailable and messages carry no id") {
   ServerOptions options;
   options.modules = {"disco", "ping"};
