@@ -19,9 +19,9 @@ void register_core_options(OptionRegistry& registry) {
                   .doc = "PEM private key matching `certificate`; empty means <server.state_dir>/certs/<host>.key.",
                   .per_host = true});
     registry.add({.key = "modules_enabled", .type = OptionType::StringList,
-                  .default_value = "[\"blocking\", \"carbons\", \"csi\", \"disco\", \"last\", \"mam\", \"offline\", "
-                                   "\"ping\", \"private\", \"proxy65\", \"register\", \"roster\", \"time\", \"upload\", "
-                                   "\"vcard\", \"version\"]",
+                  .default_value = "[\"blocking\", \"carbons\", \"csi\", \"disco\", \"last\", \"offline\", \"ping\", "
+                                   "\"private\", \"proxy65\", \"register\", \"roster\", \"time\", \"upload\", \"vcard\", "
+                                   "\"version\"]",
                   .doc = "Modules enabled for the host, by name. A disabled module's namespaces get "
                          "service-unavailable and its disco features disappear.",
                   .per_host = true});

@@ -296,6 +296,8 @@ port = {proxy_port}
 bind_address = "127.0.0.1"
 public_address = "127.0.0.1"
 [hosts."localhost"]
+modules_enabled = ["blocking", "carbons", "csi", "disco", "last", "mam", "offline", "ping", "private", "proxy65",
+                   "register", "roster", "time", "upload", "vcard", "version"]
 """)
     log = open(os.path.join(tmp, "parleyd.log"), "w")
     server = None
