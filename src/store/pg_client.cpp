@@ -127,12 +127,19 @@ void PgClient::connect_failed(std::string reason, Batch& batch) {
     batch.detail = "cannot connect to the database: " + reason;
 }
 
-void PgClient::lose_connection(std::string reason, Batch& batch) {
+void PgClient::fail_all(const std::string& reason, Batch& batch) {
     for (auto& pending : pending_) {
-        batch.completions.push_back(
-            {std::move(pending.done), PgResult::temporary_failure("database connection lost: " + reason)});
+        batch.completions.push_back({std::move(pending.done), PgResult::temporary_failure(reason)});
     }
     pending_.clear();
+    for (auto& request : waiting_) {
+        batch.completions.push_back({std::move(request.done), PgResult::temporary_failure(reason)});
+    }
+    waiting_.clear();
+}
+
+void PgClient::lose_connection(std::string reason, Batch& batch) {
+    fail_all("database connection lost: " + reason, batch);
     teardown_connection(nullptr);
     backoff_ms_ = kInitialBackoffMs;
     schedule_reconnect();
@@ -191,19 +198,22 @@ bool PgClient::watch_socket(int events) {
 // ---- requests -----------------------------------------------------------
 
 void PgClient::execute(const PgStatement& statement, PgParams params, Done done) {
-    std::vector<Command> commands;
-    commands.push_back({&statement, std::move(params)});
-    submit(std::move(commands), nullptr, std::move(done));
+    Request request;
+    request.commands.push_back({&statement, std::move(params)});
+    request.done = std::move(done);
+    submit(std::move(request));
 }
 
 void PgClient::query(std::string sql, PgParams params, Done done) {
-    std::vector<Command> commands;
-    commands.push_back({nullptr, std::move(params)});
-    submit(std::move(commands), &sql, std::move(done));
+    Request request;
+    request.commands.push_back({nullptr, std::move(params)});
+    request.sql = std::move(sql);
+    request.done = std::move(done);
+    submit(std::move(request));
 }
 
 void PgClient::transaction(std::vector<Command> commands, Done done, std::size_t keep) {
-    submit(std::move(commands), nullptr, std::move(done), keep);
+    submit(Request{std::move(commands), std::nullopt, std::move(done), keep});
 }
 
 bool PgClient::send_command(Pending& pending, const PgStatement* statement, const std::string* sql,
@@ -227,27 +237,38 @@ bool PgClient::send_command(Pending& pending, const PgStatement* statement, cons
     return PQsendQueryPrepared(conn_, name.c_str(), count, values.data(), nullptr, nullptr, 0) != 0;
 }
 
-void PgClient::submit(std::vector<Command> commands, const std::string* sql, Done done, std::size_t keep) {
+void PgClient::submit(Request request) {
     if (state_ == State::closed) {
-        done(PgResult::temporary_failure("database client closed"));
+        request.done(PgResult::temporary_failure("database client closed"));
         return;
     }
     Batch batch;
     if (state_ != State::connected) {
-        batch.completions.push_back({std::move(done), PgResult::temporary_failure("not connected to the database")});
+        batch.completions.push_back(
+            {std::move(request.done), PgResult::temporary_failure("not connected to the database")});
         defer(std::move(batch));
         return;
     }
+    if (want_write_ || !waiting_.empty()) {
+        waiting_.push_back(std::move(request));  // in order, behind the others
+        return;
+    }
+    send_request(request, batch);
+    defer(std::move(batch));
+}
+
+void PgClient::send_request(Request& request, Batch& batch) {
     Pending pending;
-    pending.done = std::move(done);
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-        if (!send_command(pending, commands[i].statement, sql, commands[i].params)) {
+    pending.done = std::move(request.done);
+    const std::string* sql = request.sql ? &*request.sql : nullptr;
+    for (std::size_t i = 0; i < request.commands.size(); ++i) {
+        if (!send_command(pending, request.commands[i].statement, sql, request.commands[i].params)) {
             // The request still gets its own sync so the FIFO stays aligned.
             pending.failed = true;
             pending.result.error = trimmed(PQerrorMessage(conn_));
             break;
         }
-        if (i == keep) pending.kept_index = pending.prepares.size() - 1;  // after its PREPARE, if any
+        if (i == request.keep) pending.kept_index = pending.prepares.size() - 1;  // after its PREPARE, if any
     }
     pending_.push_back(std::move(pending));
     if (PQpipelineSync(conn_) != 1) {
@@ -255,7 +276,14 @@ void PgClient::submit(std::vector<Command> commands, const std::string* sql, Don
     } else {
         flush_output(batch);
     }
-    defer(std::move(batch));
+}
+
+void PgClient::send_waiting(Batch& batch) {
+    while (!waiting_.empty() && !want_write_ && state_ == State::connected) {
+        Request request = std::move(waiting_.front());
+        waiting_.pop_front();
+        send_request(request, batch);
+    }
 }
 
 void PgClient::flush_output(Batch& batch) {
@@ -326,7 +354,10 @@ void PgClient::on_poll(int status, int events) {
         if (status < 0) {
             lose_connection(std::string("socket error: ") + uv_strerror(status), batch);
         } else {
-            if ((events & UV_WRITABLE) != 0) flush_output(batch);
+            if ((events & UV_WRITABLE) != 0) {
+                flush_output(batch);
+                send_waiting(batch);
+            }
             if (state_ == State::connected && (events & UV_READABLE) != 0) {
                 if (PQconsumeInput(conn_) == 0) {
                     collect_results(batch);  // results that arrived before the failure
@@ -335,6 +366,7 @@ void PgClient::on_poll(int status, int events) {
                     collect_results(batch);
                     collect_notifications(batch);
                     if (want_write_) flush_output(batch);
+                    send_waiting(batch);
                 }
             }
             if (state_ == State::connected && PQstatus(conn_) == CONNECTION_BAD) {
@@ -404,10 +436,7 @@ void PgClient::close(std::function<void()> closed) {
     Batch batch = std::move(deferred_);
     deferred_ = Batch{};
     batch.state_changed = false;
-    for (auto& pending : pending_) {
-        batch.completions.push_back({std::move(pending.done), PgResult::temporary_failure("database client closed")});
-    }
-    pending_.clear();
+    fail_all("database client closed", batch);
     auto* barrier = new CloseBarrier{0, std::move(closed)};
     teardown_connection(barrier);
     state_ = State::closed;

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -84,6 +85,8 @@ public:
     bool connected() const { return state_ == State::connected; }
     // Requests sent and still waiting for their result.
     std::size_t pending() const { return pending_.size(); }
+    // Requests held back until libpq has sent what it already has.
+    std::size_t waiting() const { return waiting_.size(); }
 
     // Stops the client: pending requests complete at once (synchronously,
     // ok=false, temporary=true), the connection is closed, and `closed` runs
@@ -117,7 +120,20 @@ private:
         std::string detail;
     };
 
-    void submit(std::vector<Command> commands, const std::string* sql, Done done, std::size_t keep = 0);
+    // A request not handed to libpq yet.
+    struct Request {
+        std::vector<Command> commands;
+        std::optional<std::string> sql;  // for query(): the statement text
+        Done done;
+        std::size_t keep = 0;
+    };
+    void submit(Request request);
+    // Hands a request to libpq and flushes.
+    void send_request(Request& request, Batch& batch);
+    // Hands over waiting requests while libpq's output buffer is empty.
+    void send_waiting(Batch& batch);
+    // Completes pending and waiting requests with a temporary failure.
+    void fail_all(const std::string& reason, Batch& batch);
     // Queues one statement (and its PREPARE on first use); false if libpq refused.
     bool send_command(Pending& pending, const PgStatement* statement, const std::string* sql, const PgParams& params);
     void begin_connect();
@@ -149,6 +165,10 @@ private:
     std::uint64_t backoff_ms_ = kInitialBackoffMs;
     bool want_write_ = false;
     std::deque<Pending> pending_;
+    // While libpq holds unsent output, new requests wait here: appending to
+    // its buffer then moves the unsent part each time, which costs time
+    // quadratic in the backlog when PostgreSQL falls behind.
+    std::deque<Request> waiting_;
     Batch deferred_;
     std::unordered_set<std::string> prepared_;
     StateHook state_hook_;

@@ -119,13 +119,58 @@ TEST_CASE("1000 pipelined queries complete in order") {
             c.client.query("SELECT $1::int * 2", {std::to_string(i)}, done);
         }
     }
-    // All were sent before any result was read: they are in flight together.
-    CHECK(c.client.pending() == 1000);
+    // All were submitted before any result was read: they are in flight
+    // together, or wait for libpq's buffer to drain.
+    CHECK(c.client.pending() + c.client.waiting() == 1000);
     REQUIRE(c.loop.run_until([&] { return order.size() == 1000; }, 20000));
     CHECK(all_ok);
     std::vector<int> expected(1000);
     for (int i = 0; i < 1000; ++i) expected[i] = i;
     CHECK(order == expected);
+}
+
+TEST_CASE("while PostgreSQL falls behind, requests wait outside libpq and still complete in order") {
+    Connected c;
+    std::vector<int> order;
+    bool all_ok = true;
+    // PostgreSQL reads nothing while it sleeps: what follows fills the socket
+    // and then libpq's buffer, and later requests wait in the client.
+    c.client.query("SELECT pg_sleep(0.5)", {}, [&](PgResult&& r) { all_ok = all_ok && r.ok; });
+    const std::string big(64 * 1024, 'x');
+    for (int i = 0; i < 300; ++i) {
+        c.client.query("SELECT length($1::text) + $2::int", {big, std::to_string(i)}, [&, i](PgResult&& r) {
+            all_ok = all_ok && r.ok && r.size() == 1 && r.at(0, 0) == std::to_string(64 * 1024 + i);
+            order.push_back(i);
+        });
+    }
+    CHECK(c.client.waiting() > 0);
+    CHECK(c.client.pending() + c.client.waiting() == 301);
+    REQUIRE(c.loop.run_until([&] { return order.size() == 300; }, 30000));
+    CHECK(all_ok);
+    CHECK(c.client.waiting() == 0);
+    std::vector<int> expected(300);
+    for (int i = 0; i < 300; ++i) expected[i] = i;
+    CHECK(order == expected);
+}
+
+TEST_CASE("close completes waiting requests too") {
+    TestLoop loop;
+    PgClient client(loop.get(), shared_cluster().pg().conninfo());
+    client.start();
+    REQUIRE(loop.run_until([&] { return client.connected(); }, 10000));
+    client.query("SELECT pg_sleep(30)", {}, [](PgResult&&) {});
+    const std::string big(64 * 1024, 'x');
+    int temporary = 0;
+    for (int i = 0; i < 300; ++i) {
+        client.query("SELECT length($1::text)", {big}, [&](PgResult&& r) { temporary += !r.ok && r.temporary; });
+    }
+    REQUIRE(client.waiting() > 0);
+    bool closed = false;
+    client.close([&] { closed = true; });
+    CHECK(temporary == 300);
+    CHECK(client.waiting() == 0);
+    REQUIRE(loop.run_until([&] { return closed; }, 2000));
+    CHECK(loop.close_loop() == 0);
 }
 
 TEST_CASE("an SQL error fails only its own request") {
