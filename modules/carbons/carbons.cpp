@@ -109,7 +109,8 @@ class Carbons {
       recipients.push_back(addressed);
     } else {
       // A full JID that is not online is handled as the bare JID (RFC 6121 §8.5.3.2.1).
-      recipients = xmpp::bare_message_recipients(sessions().resources(user->first), s.type);
+      xmpp::for_each_bare_message_recipient(sessions().resources(user->first), s.type,
+                                            [&recipients](xmpp::Session* r) { recipients.push_back(r); });
       // Nobody gets it now: it goes to offline storage (or is refused), and
       // a copy beside it would show the user a message twice, or one that
       // the sender was told did not arrive.

@@ -187,10 +187,10 @@ void C2sSession::sm_route_unacked() {
   sm_.reset();
   // The session is already unbound: these are the account's other resources.
   OtherResources others;
-  for (Session* other : bare_message_recipients(worker_.sessions().resources(jid().bare()), "chat")) {
+  for_each_bare_message_recipient(worker_.sessions().resources(jid().bare()), "chat", [&](Session* other) {
     others.available = true;
     others.got_normal |= other->priority() >= priority();
-  }
+  });
   size_t rerouted = 0;
   for (const std::string& bytes : unacked) {
     std::optional<xml::Element> stanza = parse_sent(bytes);

@@ -221,21 +221,6 @@ void Router::to_bare(RoutedStanza& s, HostContext& host) {
   }
 }
 
-std::vector<Session*> bare_message_recipients(std::span<Session* const> resources, std::string_view type) {
-  int best = -1;
-  for (Session* r : resources) {
-    if (r->available() && r->priority() >= 0) best = std::max(best, r->priority());
-  }
-  std::vector<Session*> recipients;
-  if (best < 0) return recipients;
-  for (Session* r : resources) {
-    if (!r->available() || r->priority() < 0) continue;
-    if (type == "normal" && r->priority() != best) continue;
-    recipients.push_back(r);
-  }
-  return recipients;
-}
-
 // RFC 6121 §8.5.2: deliver to the available resources with non-negative
 // priority — chat and headline to all of them, normal to those with the
 // highest priority; with none, offline handling or an error.
@@ -245,14 +230,14 @@ void Router::message_to_bare(RoutedStanza& s, HostContext& host) {
     bounce(s, errors::service_unavailable);
     return;
   }
-  std::vector<Session*> recipients = bare_message_recipients(services_.sessions().resources(s.to), s.type);
-  if (recipients.empty()) {
-    if (fire(events::message_offline, s, host) == HookResult::Handled) return;
-    if (s.type != "headline") bounce(s, errors::service_unavailable);
-    return;
-  }
-  std::string bytes = xml::to_string(s.element, ns::client);
-  for (Session* r : recipients) r->send_serialized(bytes, &s.element);
+  std::string bytes;  // serialized once, for all recipients
+  size_t delivered = for_each_bare_message_recipient(services_.sessions().resources(s.to), s.type, [&](Session* r) {
+    if (bytes.empty()) bytes = xml::to_string(s.element, ns::client);
+    r->send_serialized(bytes, &s.element);
+  });
+  if (delivered > 0) return;
+  if (fire(events::message_offline, s, host) == HookResult::Handled) return;
+  if (s.type != "headline") bounce(s, errors::service_unavailable);
 }
 
 // RFC 6121 §8.5.2.1.2: directed available/unavailable presence goes to all

@@ -4,12 +4,13 @@
 // outbound, the sender's) host bus, and applies the RFC's default when no
 // module handled the stanza. It is the one place that answers what nobody
 // handled (STYLE.md principle 3). docs/ARCHITECTURE.md walks through it.
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <string_view>
 #include <unordered_map>
-#include <vector>
 
 #include "xml/element.hpp"
 #include "xmpp/events.hpp"
@@ -18,10 +19,27 @@
 
 namespace parley::xmpp {
 
-// RFC 6121 §8.5.2.1: the resources a chat or normal message to a bare JID
-// goes to: the available ones with non-negative priority, for "normal" only
-// those of the highest priority. Empty when there is none (offline handling).
-std::vector<Session*> bare_message_recipients(std::span<Session* const> resources, std::string_view type);
+// RFC 6121 §8.5.2.1: a chat or normal message to a bare JID goes to the
+// available resources with non-negative priority, a normal one only to those
+// of the highest priority. Calls `visit(Session*)` for each and returns how
+// many there were (none: offline handling). It runs for every message to a
+// bare JID, so it allocates nothing.
+template <class Visit>
+size_t for_each_bare_message_recipient(std::span<Session* const> resources, std::string_view type, Visit&& visit) {
+  int best = -1;
+  for (Session* r : resources) {
+    if (r->available() && r->priority() >= 0) best = std::max(best, r->priority());
+  }
+  size_t count = 0;
+  if (best < 0) return count;
+  for (Session* r : resources) {
+    if (!r->available() || r->priority() < 0) continue;
+    if (type == "normal" && r->priority() != best) continue;
+    visit(r);
+    ++count;
+  }
+  return count;
+}
 
 class Router {
  public:
