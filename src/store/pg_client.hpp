@@ -26,8 +26,8 @@
 
 #include <cstdint>
 #include <deque>
-#include <optional>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>

@@ -42,12 +42,7 @@ void C2sSession::handle_sasl2(const xml::Element& element) {
   xml::Element legacy(element.name(), std::string(ns::sasl));
   if (element.name() == "authenticate") {
     sasl2_ = Sasl2Exchange{};
-    if (const xml::Element* bind = element.first_child("bind", ns::bind2)) {
-      sasl2_->bind = true;
-      if (const xml::Element* tag = bind->first_child("tag", ns::bind2)) sasl2_->tag = tag->text();
-      sasl2_->enable_sm = bind->first_child("enable", ns::sm) != nullptr;
-      sasl2_->bind_request = *bind;
-    }
+    if (const xml::Element* bind = element.first_child("bind", ns::bind2)) sasl2_->bind = *bind;
     if (const xml::Element* agent = element.first_child("user-agent", ns::sasl2)) {
       // XEP-0388 §2.3 asks for a UUID; a longer id gets no FAST token.
       if (agent->attr("id").size() <= kMaxAgentIdBytes) sasl2_->agent_id = std::string(agent->attr("id"));
@@ -111,7 +106,9 @@ void C2sSession::finish_sasl2_success(const Sasl2Exchange& exchange, std::string
   if (exchange.bind) {
     // XEP-0386 §4: the server picks the resource, starting with the tag.
     std::string resource = random_resource();
-    if (!exchange.tag.empty() && exchange.tag.size() <= kMaxTagBytes) resource = exchange.tag + "." + resource;
+    const xml::Element* tag_element = exchange.bind->first_child("tag", ns::bind2);
+    std::string tag = tag_element ? tag_element->text() : std::string();
+    if (!tag.empty() && tag.size() <= kMaxTagBytes) resource = tag + "." + resource;
     std::string refused = bind_resource(resource);
     if (refused == "bad-request") refused = bind_resource({});  // a tag resourceprep refuses
     bound = refused.empty();
@@ -126,9 +123,9 @@ void C2sSession::finish_sasl2_success(const Sasl2Exchange& exchange, std::string
   if (bound) {
     xml::Element& bound_element = success.append(xml::Element("bound", std::string(ns::bind2)));
     // XEP-0386 §4: the answers to inline feature requests go inside <bound/>.
-    if (exchange.enable_sm) bound_element.append(enable_stream_management());
+    if (exchange.bind->first_child("enable", ns::sm)) bound_element.append(enable_stream_management());
     if (HostContext* host = worker_.find_host(host_)) {
-      Bind2RequestEvent event{*this, *host, exchange.bind_request, bound_element};
+      Bind2RequestEvent event{*this, *host, *exchange.bind, bound_element};
       host->hooks().fire(events::bind2_request, event);
     }
   }

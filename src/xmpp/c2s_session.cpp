@@ -177,6 +177,7 @@ void C2sSession::send_features() {
   // modules add theirs through the stream/features event.
   xml::Element bind2_inline("inline", std::string(ns::bind2));
   bool offers_bind2 = false;
+  bool offers_sm = offers_stream_management();
   if (!authenticated_) {
     if (tls_ || !tls_required) {
       features.append(mechanisms_feature());
@@ -198,10 +199,10 @@ void C2sSession::send_features() {
     // RFC 3921 session establishment, kept for old clients (RFC 6121 appendix E).
     xml::Element& session = features.append(xml::Element("session", std::string(ns::session)));
     session.append(xml::Element("optional", std::string(ns::session)));
-    if (offers_stream_management()) features.append(xml::Element("sm", std::string(ns::sm)));
+    if (offers_sm) features.append(xml::Element("sm", std::string(ns::sm)));
   }
   StreamFeaturesEvent event{*this, features, authenticated_, tls_, offers_bind2 ? &bind2_inline : nullptr};
-  if (offers_stream_management()) event.offer_bind2_inline(ns::sm);
+  if (offers_sm) event.offer_bind2_inline(ns::sm);
   if (HostContext* host = worker_.find_host(host_)) host->hooks().fire(events::stream_features, event);
   if (offers_bind2 && bind2_inline.element_count() > 0) {  // an empty list is left out
     features.first_child("authentication", ns::sasl2)

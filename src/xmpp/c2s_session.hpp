@@ -17,7 +17,6 @@
 #include "net/connection.hpp"
 #include "xml/stream_parser.hpp"
 #include "xmpp/fast_tokens.hpp"
-#include "xmpp/namespaces.hpp"
 #include "xmpp/sasl/condition.hpp"
 #include "xmpp/sasl/mechanism.hpp"
 #include "xmpp/sasl/scram_credential.hpp"
@@ -150,13 +149,10 @@ class C2sSession final : public Session, private xml::StreamHandler, private net
   std::optional<ScramExchange> scram_;
   // Set while a SASL2 <authenticate/> is under way.
   struct Sasl2Exchange {
-    bool bind = false;       // Bind2 requested inline
-    std::string tag;         // the client's <tag/>, the start of the resource
+    std::optional<xml::Element> bind;  // the Bind2 request (XEP-0386), if the client made one
     std::string agent_id;    // <user-agent id/> (XEP-0388 §2.3), which FAST tokens belong to
     std::string token_mechanism;  // a FAST token to hand out on success, for this HT mechanism
     bool revoke_token = false;    // <fast invalidate='true'/> (XEP-0484 §8)
-    bool enable_sm = false;       // <enable xmlns='urn:xmpp:sm:3'/> inside the Bind2 request
-    xml::Element bind_request{"bind", std::string(ns::bind2)};  // for modules' inline features
   };
   std::optional<Sasl2Exchange> sasl2_;
   void finish_sasl2_success(const Sasl2Exchange& exchange, std::string_view additional_data,
