@@ -1,6 +1,8 @@
 // XEP-0030: Service Discovery — what this host is and which features its
 // enabled modules registered. Items come from modules that add components.
-// XEP-0115: the same information hashed into a caps stream feature.
+// XEP-0115: the same information hashed into a caps stream feature. The
+// accounts' own disco#info and #items: account_info.cpp.
+#include "modules/disco/account_info.hpp"
 #include "modules/disco/caps.hpp"
 #include "xmpp/module_api.hpp"
 
@@ -53,6 +55,8 @@ void start(xmpp::ModuleContext& ctx) {
     }
     request.reply(std::move(query));
   });
+
+  disco::serve_account_disco(ctx);
 }
 }  // namespace
 

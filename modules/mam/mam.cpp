@@ -248,7 +248,10 @@ struct MamModule : xmpp::ModuleState {
 void start(xmpp::ModuleContext& ctx) {
   auto& module = ctx.keep(std::make_unique<MamModule>(ctx));
   Archive& archive = module.archive;
+  // XEP-0313 §6: announced by the archiving JIDs, the accounts; and by the
+  // host too, where clients written before that rule look.
   ctx.add_disco_feature(std::string(kNs));
+  ctx.add_disco_feature(std::string(kNs), xmpp::IqTarget::Account);
   ctx.add_disco_feature(std::string(kSidNs));
   for (xmpp::IqType type : {xmpp::IqType::Get, xmpp::IqType::Set}) {
     ctx.on_iq(type, kNs, [&archive](const xmpp::IqRequest& request) { archive.query(request); },

@@ -69,8 +69,9 @@ ModuleContext::~ModuleContext() {
   http_routes_.clear();
   for (const std::string& domain : components_) host_.services().remove_component(domain);
   for (const std::string& key : iq_keys_) host_.iq_handlers_.erase(key);
-  for (const std::string& feature : features_) host_.features_.erase(feature);
-  for (const DiscoIdentity& identity : identities_) host_.identities_.erase(identity);
+  for (const auto& [target, feature] : features_) host_.disco_[HostContext::index(target)].features.erase(feature);
+  for (const auto& [target, identity] : identities_)
+    host_.disco_[HostContext::index(target)].identities.erase(identity);
   if (!features_.empty() || !identities_.empty()) ++host_.disco_generation_;
   for (const std::string& item : items_) host_.items_.erase(item);
   std::erase(host_.enabled_modules_, name_);
@@ -87,16 +88,16 @@ void ModuleContext::on_iq(IqType type, std::string_view ns, IqHandler handler, I
   iq_keys_.push_back(std::move(key));
 }
 
-void ModuleContext::add_disco_feature(std::string feature) {
-  host_.features_.insert(feature);
+void ModuleContext::add_disco_feature(std::string feature, IqTarget target) {
+  host_.disco_[HostContext::index(target)].features.insert(feature);
   ++host_.disco_generation_;
-  features_.push_back(std::move(feature));
+  features_.emplace_back(target, std::move(feature));
 }
 
-void ModuleContext::add_disco_identity(DiscoIdentity identity) {
-  host_.identities_.insert(identity);
+void ModuleContext::add_disco_identity(DiscoIdentity identity, IqTarget target) {
+  host_.disco_[HostContext::index(target)].identities.insert(identity);
   ++host_.disco_generation_;
-  identities_.push_back(std::move(identity));
+  identities_.emplace_back(target, std::move(identity));
 }
 
 void ModuleContext::add_disco_item(std::string jid) {

@@ -94,8 +94,14 @@ class HostContext {
   Services& services() { return services_; }
   const IqHandler* find_iq(IqType type, IqTarget target, std::string_view ns) const;
 
-  const std::set<std::string>& disco_features() const { return features_; }
-  const std::set<DiscoIdentity>& disco_identities() const { return identities_; }
+  // What disco#info announces for the host itself, or for each local
+  // account's bare JID (IqTarget::Account: XEP-0313 archives, PEP).
+  const std::set<std::string>& disco_features(IqTarget target = IqTarget::Host) const {
+    return disco_[index(target)].features;
+  }
+  const std::set<DiscoIdentity>& disco_identities(IqTarget target = IqTarget::Host) const {
+    return disco_[index(target)].identities;
+  }
   const std::set<std::string>& disco_items() const { return items_; }
   // Changes whenever a feature or identity comes or goes, so what is derived
   // from them (the XEP-0115 caps hash) can be kept until it does.
@@ -119,9 +125,13 @@ class HostContext {
   std::string name_;
   Services& services_;
   HookBus hooks_;
+  struct DiscoInfo {
+    std::set<std::string> features;
+    std::set<DiscoIdentity> identities;
+  };
+  static std::size_t index(IqTarget target) { return target == IqTarget::Host ? 0 : 1; }
   std::map<std::string, IqHandler, std::less<>> iq_handlers_;
-  std::set<std::string> features_;
-  std::set<DiscoIdentity> identities_;
+  DiscoInfo disco_[2];  // by index(IqTarget)
   uint64_t disco_generation_ = 0;
   std::set<std::string> items_;
   std::vector<std::string> enabled_modules_;
@@ -156,8 +166,10 @@ class ModuleContext {
   void on(EventKey<Event> key, int priority, std::type_identity_t<std::function<HookResult(Event&)>> handler) {
     hook_registrations_.push_back(host_.hooks().on(key, priority, std::move(handler)));
   }
-  void add_disco_feature(std::string feature);
-  void add_disco_identity(DiscoIdentity identity);
+  // Announced by disco#info for the host, or (IqTarget::Account) for every
+  // local account's bare JID.
+  void add_disco_feature(std::string feature, IqTarget target = IqTarget::Host);
+  void add_disco_identity(DiscoIdentity identity, IqTarget target = IqTarget::Host);
   // A JID listed in the host's disco#items (components such as proxy.<host>).
   void add_disco_item(std::string jid);
   // Serves an HTTP path prefix on the server's HTTP listeners (net/http_server.hpp);
@@ -206,8 +218,8 @@ class ModuleContext {
   std::string name_;
   std::vector<HookRegistration> hook_registrations_;
   std::vector<std::string> iq_keys_;
-  std::vector<std::string> features_;
-  std::vector<DiscoIdentity> identities_;
+  std::vector<std::pair<IqTarget, std::string>> features_;
+  std::vector<std::pair<IqTarget, DiscoIdentity>> identities_;
   std::vector<std::string> items_;
   std::vector<net::HttpRoute> http_routes_;
   std::vector<std::string> components_;

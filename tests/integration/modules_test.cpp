@@ -138,3 +138,60 @@ TEST_CASE("the server announces entity capabilities (XEP-0115) that match its di
       ask(client, "localhost", "<query xmlns='http://jabber.org/protocol/disco#info' node='urn:nothing'/>");
   CHECK(condition_of(bogus, kStanzaErrors) == "item-not-found");
 }
+
+TEST_CASE("disco#info and #items for an account: the user and presence subscribers only") {
+  ServerOptions options;
+  options.modules = {"disco", "ping", "mam"};
+  TestServer server(options);
+  server.add_user("alice@localhost", "secret");
+  server.add_user("bob@localhost", "secret");
+  server.add_user("carol@localhost", "secret");
+  roster_row(server, "alice", "bob@localhost", "from");
+  roster_row(server, "alice", "carol@localhost", "to");  // carol does not see alice's presence
+  RawClient alice(server.starttls_port());
+  alice.login("alice", "secret", "a");
+  RawClient bob(server.starttls_port());
+  bob.login("bob", "secret", "b");
+  RawClient carol(server.starttls_port());
+  carol.login("carol", "secret", "c");
+  const std::string info_query = "<query xmlns='http://jabber.org/protocol/disco#info'/>";
+
+  auto check_account_info = [](const xml::Element& info) {
+    CHECK(info.attr("type") == "result");
+    CHECK(info.attr("from") == "alice@localhost");
+    REQUIRE(info.first_child("query"));
+    std::vector<std::string> identities;
+    for (const xml::Element& e : info.first_child("query")->children()) {
+      if (e.name() == "identity") identities.push_back(std::string(e.attr("category")) + "/" + std::string(e.attr("type")));
+    }
+    CHECK(identities == std::vector<std::string>{"account/registered"});
+    std::set<std::string> features = features_of(info);
+    CHECK(features.count("urn:xmpp:mam:2") == 1);  // XEP-0313 §6: on the archiving JID
+    CHECK(features.count("http://jabber.org/protocol/disco#info") == 1);
+    CHECK(features.count("urn:xmpp:ping") == 0);  // the server's own features stay with the server
+  };
+  // RFC 6120 §10.3.3: without 'to' the IQ is for the user's own account.
+  check_account_info(ask(alice, "alice@localhost", info_query));
+  xml::Element no_to = ask(alice, "", info_query);
+  CHECK(no_to.first_child("query")->first_child("identity")->attr("category") == "account");
+  check_account_info(ask(bob, "alice@localhost", info_query));
+
+  // Neither a user without the subscription nor a missing account tells anything.
+  CHECK(condition_of(ask(carol, "alice@localhost", info_query), kStanzaErrors) == "service-unavailable");
+  CHECK(condition_of(ask(bob, "nobody@localhost", info_query), kStanzaErrors) == "service-unavailable");
+  CHECK(condition_of(ask(alice, "", "<query xmlns='http://jabber.org/protocol/disco#info' node='urn:x'/>"),
+                     kStanzaErrors) == "item-not-found");
+
+  xml::Element items = ask(bob, "alice@localhost", "<query xmlns='http://jabber.org/protocol/disco#items'/>");
+  CHECK(items.attr("type") == "result");
+  REQUIRE(items.first_child("query"));
+  CHECK(items.first_child("query")->element_count() == 0);
+  CHECK(condition_of(ask(carol, "alice@localhost", "<query xmlns='http://jabber.org/protocol/disco#items'/>"),
+                     kStanzaErrors) == "service-unavailable");
+
+  // The host's disco#info is unchanged by it, and still lists the archive.
+  std::set<std::string> host = features_of(ask(alice, "localhost", info_query));
+  CHECK(host.count("urn:xmpp:ping") == 1);
+  CHECK(host.count("urn:xmpp:mam:2") == 1);
+  check_still_serving(server);
+}

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -84,6 +85,7 @@ int messages_seen = 0;
 // throws on request to show fault isolation.
 void start_echo(ModuleContext& ctx) {
   ctx.add_disco_feature(std::string(kEchoNs));
+  ctx.add_disco_feature("urn:test:echo:account", IqTarget::Account);
   ctx.on_iq(IqType::Get, kEchoNs, [](const IqRequest& request) {
     if (request.payload().attr("fail") == "1") throw std::runtime_error("asked to fail");
     request.reply(request.payload());
@@ -117,6 +119,9 @@ TEST_CASE("a module registers, is routed to, is isolated when it throws, and unr
 
   services.host->start_module(echo_module);
   CHECK(services.host->disco_features().count(std::string(kEchoNs)) == 1);
+  // Announced for the accounts' bare JIDs only, not for the host.
+  CHECK(services.host->disco_features(IqTarget::Account) == std::set<std::string>{"urn:test:echo:account"});
+  CHECK(services.host->disco_features().count("urn:test:echo:account") == 0);
   CHECK(services.host->find_iq(IqType::Get, IqTarget::Host, kEchoNs));
   CHECK(services.host->enabled_modules() == std::vector<std::string>{"echo"});
 
