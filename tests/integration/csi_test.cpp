@@ -2,6 +2,8 @@
 // what it is sent at once, and what brings the held stanzas out.
 #include <doctest/doctest.h>
 
+#include <csignal>
+
 #include "harness/raw_client.hpp"
 #include "harness/test_server.hpp"
 #include "test_util.hpp"
@@ -161,5 +163,31 @@ TEST_CASE("csi: other elements in its namespace, the states before binding, and 
   error = client.next_named("error");
   REQUIRE(error);
   CHECK(condition_of(*error, kStreamErrors) == "unsupported-stanza-type");
+  check_still_serving(s.server);
+}
+
+TEST_CASE("csi: a reload keeps inactive clients inactive; one that disables the module sends what was held") {
+  InactiveAlice s;
+  s.bob.send(presence_from_bob("away"));
+  REQUIRE(ping(s.bob).attr("type") == "result");
+  CHECK_FALSE(s.alice.next(500));
+
+  s.server.write_config({});
+  s.server.signal(SIGHUP);
+  REQUIRE(eventually([&] { return s.server.log().find("configuration and certificates reloaded") != std::string::npos; }));
+  CHECK_FALSE(s.alice.next(500));  // still held: the module is still enabled
+  s.bob.send(presence_from_bob("dnd"));  // and the carried gate still replaces
+  REQUIRE(ping(s.bob).attr("type") == "result");
+  CHECK_FALSE(s.alice.next(500));
+
+  // Without the module nothing would ever send what waits: it goes at once.
+  s.server.set_modules({"disco", "ping"});
+  s.server.write_config({});
+  s.server.signal(SIGHUP);
+  CHECK(labels_until_quiet(s.alice, 2000) == std::vector<std::string>{"presence dnd"});
+  s.bob.send(chat_state_from_bob("composing"));
+  std::optional<xml::Element> at_once = s.alice.next(2000);
+  REQUIRE(at_once);
+  CHECK(label(*at_once) == "message composing");
   check_still_serving(s.server);
 }

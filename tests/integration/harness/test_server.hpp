@@ -78,6 +78,8 @@ class TestServer {
   int parleyctl(const std::vector<std::string>& args, std::string& output, const std::string& stdin_text = {});
   // Rewrites the config (for reload tests).
   void write_config(const std::string& extra_config);
+  // The modules the next write_config() enables for localhost.
+  void set_modules(std::vector<std::string> modules) { options_.modules = std::move(modules); }
 
  private:
   ServerOptions options_;
