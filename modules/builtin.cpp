@@ -6,6 +6,7 @@ extern const xmpp::ModuleDefinition blocking_module;
 extern const xmpp::ModuleDefinition carbons_module;
 extern const xmpp::ModuleDefinition csi_module;
 extern const xmpp::ModuleDefinition disco_module;
+extern const xmpp::ModuleDefinition extdisco_module;
 extern const xmpp::ModuleDefinition last_module;
 extern const xmpp::ModuleDefinition mam_module;
 extern const xmpp::ModuleDefinition offline_module;
@@ -26,6 +27,7 @@ std::span<const xmpp::ModuleDefinition* const> builtin_modules() {
       &carbons_module,
       &csi_module,
       &disco_module,
+      &extdisco_module,
       &last_module,
       &mam_module,
       &offline_module,
