@@ -1,13 +1,11 @@
 #include "modules/disco/account_info.hpp"
 
+#include "modules/disco/info_query.hpp"
 #include "store/pg_client.hpp"
 
 namespace parley::modules::disco {
 
 namespace {
-constexpr std::string_view kInfoNs = "http://jabber.org/protocol/disco#info";
-constexpr std::string_view kItemsNs = "http://jabber.org/protocol/disco#items";
-
 // Whether the requester may see the account's presence (a roster row with
 // subscription from/both); none for an account that does not exist.
 constexpr store::PgStatement kMaySee{
@@ -16,22 +14,12 @@ constexpr store::PgStatement kMaySee{
     " AND subscription IN ('from', 'both'))"};
 
 xml::Element account_info(const xmpp::HostContext& host) {
-  xml::Element query("query", std::string(kInfoNs));
-  auto add_identity = [&query](const xmpp::DiscoIdentity& identity) {
-    xml::Element& e = query.append(xml::Element("identity", std::string(kInfoNs)));
-    e.set_attr("category", identity.category);
-    e.set_attr("type", identity.type);
-    if (!identity.name.empty()) e.set_attr("name", identity.name);
-  };
-  add_identity({"account", "registered", ""});
-  for (const xmpp::DiscoIdentity& identity : host.disco_identities(xmpp::IqTarget::Account)) add_identity(identity);
+  std::set<xmpp::DiscoIdentity> identities = host.disco_identities(xmpp::IqTarget::Account);
+  identities.insert({"account", "registered", ""});
   std::set<std::string> features = host.disco_features(xmpp::IqTarget::Account);
   features.insert(std::string(kInfoNs));
   features.insert(std::string(kItemsNs));
-  for (const std::string& feature : features) {
-    query.append(xml::Element("feature", std::string(kInfoNs))).set_attr("var", feature);
-  }
-  return query;
+  return info_query(identities, features);
 }
 
 // Prosody's rule: the user and those who see the user's presence get the

@@ -4,13 +4,14 @@
 // accounts' own disco#info and #items: account_info.cpp.
 #include "modules/disco/account_info.hpp"
 #include "modules/disco/caps.hpp"
+#include "modules/disco/info_query.hpp"
 #include "xmpp/module_api.hpp"
 
 namespace parley::modules {
 
 namespace {
-constexpr std::string_view kInfoNs = "http://jabber.org/protocol/disco#info";
-constexpr std::string_view kItemsNs = "http://jabber.org/protocol/disco#items";
+using disco::kInfoNs;
+using disco::kItemsNs;
 
 void start(xmpp::ModuleContext& ctx) {
   ctx.add_disco_identity({"server", "im", "Parley"});
@@ -26,17 +27,8 @@ void start(xmpp::ModuleContext& ctx) {
       request.error(xmpp::errors::item_not_found);
       return;
     }
-    xml::Element query("query", std::string(kInfoNs));
+    xml::Element query = disco::info_query(host.disco_identities(), host.disco_features());
     if (!node.empty()) query.set_attr("node", std::string(node));
-    for (const xmpp::DiscoIdentity& identity : host.disco_identities()) {
-      xml::Element& e = query.append(xml::Element("identity", std::string(kInfoNs)));
-      e.set_attr("category", identity.category);
-      e.set_attr("type", identity.type);
-      if (!identity.name.empty()) e.set_attr("name", identity.name);
-    }
-    for (const std::string& feature : host.disco_features()) {
-      query.append(xml::Element("feature", std::string(kInfoNs))).set_attr("var", feature);
-    }
     request.reply(std::move(query));
   });
 

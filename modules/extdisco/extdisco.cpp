@@ -3,9 +3,6 @@
 // audio and video calls (Jingle) across NATs. The credentials follow the
 // TURN REST API convention that coturn's `use-auth-secret` checks: username
 // "<expiry>:<user>", password base64(HMAC-SHA1(shared secret, username)).
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <chrono>
 #include <ctime>
 #include <vector>
@@ -15,6 +12,7 @@
 #include "core/datetime.hpp"
 #include "core/option.hpp"
 #include "xmpp/module_api.hpp"
+#include "xmpp/sasl/scram_crypto.hpp"
 
 namespace parley::modules {
 
@@ -53,14 +51,6 @@ struct Service {
   int64_t port;
 };
 
-std::string hmac_sha1_base64(std::string_view key, std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), digest, &length);
-  return core::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), length));
-}
-
 // What the host offers: STUN always, TURN over UDP and TCP (and TLS) only
 // with a secret to make credentials from.
 std::vector<Service> services_of(const Settings& s) {
@@ -82,7 +72,8 @@ xml::Element service_element(const Settings& s, const Service& service, const st
   const std::time_t expires = std::time(nullptr) + s.ttl_s;
   const std::string username = std::to_string(expires) + ":" + user;
   e.set_attr("username", username);
-  e.set_attr("password", hmac_sha1_base64(s.secret, username));
+  e.set_attr("password",
+             core::base64_encode(xmpp::sasl::scram_hmac(xmpp::sasl::ScramHash::Sha1, s.secret, username)));
   e.set_attr("expires", core::xep0082_datetime(expires));
   e.set_attr("restricted", "1");  // XEP-0215 §4: the credentials are short-lived
   return e;
